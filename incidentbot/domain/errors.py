@@ -1,0 +1,37 @@
+"""Errors a person can act on. Each carries a short message safe to show in Slack.
+
+    IncidentBotError            anything we tell the user instead of doing it
+      ├── NotAnIncidentChannel  incident-scoped command outside an incident channel
+      ├── NotAllowed            a restricted action by someone without the role
+      ├── InvalidChange         a change that makes no sense in the current state
+      └── NotFound              a referenced incident or entry does not exist
+
+`incidentbot.domain.commands.CommandError` (bad command text) is separate: it
+is raised before anything is looked up.
+"""
+
+from __future__ import annotations
+
+
+class IncidentBotError(Exception):
+    """Base for errors whose message is shown to the person who caused them."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotAnIncidentChannel(IncidentBotError):
+    pass
+
+
+class NotAllowed(IncidentBotError):
+    pass
+
+
+class InvalidChange(IncidentBotError):
+    pass
+
+
+class NotFound(IncidentBotError):
+    pass

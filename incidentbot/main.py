@@ -1,0 +1,68 @@
+"""Start-up: load `.env`, validate settings and config, build, then serve.
+
+Socket Mode when `SLACK_APP_TOKEN` is set, otherwise HTTP mode. Both serve
+`/healthz` on `PORT`. Operator mistakes end in one clear message and exit
+code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+from incidentbot.config import ConfigError, load_config, load_settings
+from incidentbot.logs import configure_logging
+from incidentbot.runtime import Runtime, StartupError, build
+
+log = logging.getLogger("incidentbot")
+
+
+def main(argv: list[str] | None = None) -> int:
+    load_dotenv(Path.cwd() / ".env", override=False)  # real environment variables win
+    configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
+    try:
+        settings = load_settings(os.environ, cwd=Path.cwd())
+        config = load_config(Path(settings.config_path) if settings.config_path else None)
+        runtime = build(settings, config)
+    except (ConfigError, StartupError) as error:
+        print(f"incidentbot cannot start:\n{error}", file=sys.stderr)
+        return 2
+    return run(runtime)
+
+
+def run(runtime: Runtime) -> int:
+    runtime.start_background()
+    server = runtime.serve()
+    stop = threading.Event()
+
+    def shutdown(signum: int, _frame: object) -> None:
+        log.info("shutting down", extra={"signal": signum})
+        stop.set()
+        server.close()
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    if runtime.settings.socket_mode:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        handler = SocketModeHandler(runtime.bolt, runtime.settings.app_token)
+        handler.connect()
+        log.info("running in Socket Mode", extra={"port": runtime.settings.port})
+    else:
+        log.info(
+            "running in HTTP mode", extra={"port": runtime.settings.port, "path": "/slack/events"}
+        )
+    try:
+        server.run()
+    except OSError:
+        if not stop.is_set():
+            raise
+    finally:
+        runtime.stop()
+    return 0

@@ -1,0 +1,156 @@
+"""Builds the running bot from settings and config: database, Slack client,
+services, Bolt app, scheduler and web server. `app.py` and the tests both use it,
+so what is tested is what runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from slack_bolt import App
+from slack_sdk.errors import SlackApiError
+from sqlalchemy.engine import Engine
+
+from incidentbot.config import Config, Settings
+from incidentbot.services.incidents import Clock, IncidentService, utcnow
+from incidentbot.slack.gateway import SlackGateway, error_code, make_client
+from incidentbot.slack.listeners import register_all
+from incidentbot.slack.listeners.context import Services
+from incidentbot.store.db import make_engine, migrate, ping
+from incidentbot.web import WebApp, make_server
+
+log = logging.getLogger(__name__)
+
+LISTENER_THREADS = 32
+
+
+class StartupError(Exception):
+    """A problem that stops start-up, with a message for the operator."""
+
+
+class TrackingExecutor(ThreadPoolExecutor):
+    """Bolt's listener pool, counting work in flight so shutdown (and tests) can wait for it."""
+
+    def __init__(self, max_workers: int) -> None:
+        super().__init__(max_workers=max_workers, thread_name_prefix="listener")
+        self._pending = 0
+        self._idle = threading.Condition()
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future:
+        with self._idle:
+            self._pending += 1
+        future = super().submit(fn, *args, **kwargs)
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, _future: Future) -> None:
+        with self._idle:
+            self._pending -= 1
+            self._idle.notify_all()
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Block until no listener work is queued or running."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout=timeout)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    config: Config
+    engine: Engine
+    services: Services
+    bolt: App
+    scheduler: BackgroundScheduler
+    executor: TrackingExecutor
+    web: WebApp
+    _server: Any = field(default=None, repr=False)
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        database = ping(self.engine)
+        scheduler = "running" if self.scheduler.running else "stopped"
+        mode = "socket" if self.settings.socket_mode else "http"
+        details = {
+            "status": "ok" if database else "degraded",
+            "database": "ok" if database else "unreachable",
+            "scheduler": scheduler,
+            "mode": mode,
+        }
+        return database, details
+
+    def start_background(self) -> None:
+        if not self.scheduler.running:
+            self.scheduler.start()
+
+    def serve(self, *, host: str = "0.0.0.0", port: int | None = None) -> Any:
+        """Create (not run) the web server; call `.run()` on the result to serve."""
+        self._server = make_server(
+            self.web, host=host, port=self.settings.port if port is None else port
+        )
+        return self._server
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        self.executor.wait_idle(timeout=10)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        self.executor.shutdown(wait=True)
+        self.engine.dispose()
+
+
+def build(settings: Settings, config: Config, *, clock: Clock = utcnow) -> Runtime:
+    """Wire every part; raises `StartupError` for problems an operator must fix."""
+    engine = make_engine(settings.database_url)
+    try:
+        migrate(engine)
+    except Exception as exc:  # driver errors vary; the operator needs the reason, not a traceback
+        raise StartupError(
+            f"DATABASE_URL: cannot open or migrate the database ({exc.__class__.__name__}: {exc})"
+        ) from exc
+    client = make_client(settings.bot_token, settings.api_url)
+    _check_token(client)
+    gateway = SlackGateway(client)
+    incidents = IncidentService(engine=engine, config=config, slack=gateway, clock=clock)
+    services = Services(config=config, slack=gateway, incidents=incidents)
+    executor = TrackingExecutor(LISTENER_THREADS)
+    bolt = App(
+        client=client,
+        signing_secret=settings.signing_secret or "",
+        token_verification_enabled=False,
+        listener_executor=executor,
+        # Socket Mode has no signing secret: the app token authenticates the socket.
+        request_verification_enabled=not settings.socket_mode,
+    )
+    register_all(bolt, services)
+    scheduler = BackgroundScheduler(timezone="UTC")
+    runtime = Runtime(
+        settings,
+        config,
+        engine,
+        services,
+        bolt,
+        scheduler,
+        executor,
+        WebApp(None, lambda: (True, {})),
+    )
+    runtime.web = WebApp(None if settings.socket_mode else bolt, runtime.health)
+    return runtime
+
+
+def _check_token(client: Any) -> None:
+    """Refuse a token Slack rejects; carry on (and warn) when Slack is just unreachable."""
+    try:
+        client.auth_test()
+    except SlackApiError as exc:
+        code = error_code(exc)
+        if code in ("invalid_auth", "not_authed", "account_inactive", "token_revoked"):
+            raise StartupError(f"SLACK_BOT_TOKEN: Slack rejected the token ({code})") from None
+        log.warning("auth.test failed at start-up; continuing", extra={"error": code})
+    except OSError as exc:
+        log.warning("Slack unreachable at start-up; continuing", extra={"error": repr(exc)})

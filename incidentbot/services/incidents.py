@@ -1,0 +1,487 @@
+"""Incident use cases: declare, change status/severity, assign roles, note, resolve, reopen.
+
+Every use case follows the same order, so a Slack outage can never lose data:
+1. load and check (domain rules, permissions);
+2. apply and save, with a timeline entry, in one database transaction;
+3. tell Slack (topic, welcome message, cards, a notice) through the gateway.
+Slack failures in step 3 are collected and returned as `problems` for the
+listener to report to the person; the stored change stands.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from incidentbot.config import Config
+from incidentbot.domain import incident as rules
+from incidentbot.domain.errors import InvalidChange, NotAnIncidentChannel, NotFound
+from incidentbot.domain.naming import channel_name
+from incidentbot.domain.text import escape, escaped_within, one_line
+from incidentbot.services.auth import Authorizer
+from incidentbot.services.snapshot import IncidentSnapshot
+from incidentbot.slack import blocks
+from incidentbot.slack.gateway import Failure, SlackGateway
+from incidentbot.store import repo
+from incidentbot.store.db import session_scope
+from incidentbot.store.models import Incident, TimelineEntry
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+Listener = Callable[[str, IncidentSnapshot, str], None]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a use case did: the incident afterwards and any Slack step that failed."""
+
+    incident: IncidentSnapshot
+    problems: tuple[str, ...] = ()
+    created: bool = True
+
+
+class IncidentService:
+    def __init__(
+        self, *, engine: Engine, config: Config, slack: SlackGateway, clock: Clock = utcnow
+    ) -> None:
+        self.engine = engine
+        self.config = config
+        self.slack = slack
+        self.clock = clock
+        self.auth = Authorizer(config, slack)
+        # Other services (escalation, reminders) subscribe to incident events.
+        self.listeners: list[Listener] = []
+
+    # -- queries -------------------------------------------------------------------
+    def number_for_channel(self, channel_id: str) -> int:
+        with Session(self.engine) as session:
+            incident = repo.incident_by_channel(session, channel_id=channel_id)
+        if incident is None or incident.id is None:
+            raise NotAnIncidentChannel(
+                "This is not an incident channel. Run this in the channel of the incident, "
+                "or see open incidents with `/incident list`."
+            )
+        return incident.id
+
+    def get(self, number: int) -> IncidentSnapshot:
+        with Session(self.engine) as session:
+            return self._snapshot(session, self._load(session, number))
+
+    def list_open(self) -> list[IncidentSnapshot]:
+        with Session(self.engine) as session:
+            rows = repo.open_incidents(session, final_status=self.config.final_status)
+            return [self._snapshot(session, row) for row in rows]
+
+    def timeline(self, number: int) -> tuple[IncidentSnapshot, Sequence[TimelineEntry]]:
+        with Session(self.engine) as session:
+            snapshot = self._snapshot(session, self._load(session, number))
+            return snapshot, repo.timeline(session, incident_id=number)
+
+    # -- declare -------------------------------------------------------------------
+    def declare(
+        self,
+        *,
+        title: str,
+        declared_by: str,
+        severity: str | None = None,
+        description: str = "",
+        ic: str | None = None,
+        scribe: str | None = None,
+        private: bool | None = None,
+        origin_channel: str | None = None,
+        source_key: str | None = None,
+    ) -> Outcome:
+        """Store a new incident first, then open its channel and announce it."""
+        title = title.strip()
+        if not title:
+            raise InvalidChange("The incident needs a title.")
+        severity = (severity or self.config.default_severity).lower()
+        if self.config.severity(severity) is None:
+            raise InvalidChange(f"Unknown severity `{escape(severity)}`.")
+        now = self.clock()
+        with session_scope(self.engine) as session:
+            if source_key and (
+                existing := repo.incident_by_source_key(session, source_key=source_key)
+            ):
+                return Outcome(self._snapshot(session, existing), created=False)
+            incident = Incident(
+                title=title,
+                description=description.strip(),
+                severity=severity,
+                status=self.config.first_status,
+                private=self.config.channels.private_by_default if private is None else private,
+                declared_by=declared_by,
+                declared_at=now,
+                origin_channel_id=origin_channel,
+                status_times={self.config.first_status: now.isoformat()},
+                source_key=source_key,
+                updated_at=now,
+            )
+            if repo.add_incident(session, incident=incident) is None:
+                existing = repo.incident_by_source_key(session, source_key=source_key or "")
+                assert existing is not None
+                return Outcome(self._snapshot(session, existing), created=False)
+            number = int(incident.id or 0)
+            repo.add_entry(
+                session,
+                incident_id=number,
+                kind="declared",
+                actor=declared_by,
+                at=now,
+                text=f"Declared {rules.label(number)} ({severity}): {title}",
+            )
+            self._assign(session, number, "incident_commander", ic or declared_by, declared_by, now)
+            if scribe:
+                self._assign(session, number, "scribe", scribe, declared_by, now)
+            snapshot = self._snapshot(session, incident)
+        problems = self._open_channel(snapshot)
+        snapshot = self.get(number)
+        self._emit("declared", snapshot, declared_by)
+        return Outcome(snapshot, tuple(problems))
+
+    def _open_channel(self, s: IncidentSnapshot) -> list[str]:
+        """Slack steps of declare; each failure is reported, none undoes the incident."""
+        name = channel_name(
+            self.config.channels.name_template,
+            number=s.number,
+            title=s.title,
+            severity=s.severity,
+            declared_at=s.declared_at,
+        )
+        created = self.slack.create_channel(name, private=s.private)
+        if isinstance(created, Failure):
+            self._record_problems(s.number, [created])
+            return [f"Could not create the incident channel: {created.describe()}"]
+        channel_id, actual_name = created
+        with session_scope(self.engine) as session:
+            incident = self._load(session, s.number)
+            incident.channel_id, incident.channel_name = channel_id, actual_name
+            session.add(incident)
+            s = self._snapshot(session, incident)
+        failures = self.slack.invite(channel_id, [s.declared_by, *s.roles.values()])
+        failures += self._set_topic(s)
+        purpose = self.slack.try_call(
+            "conversations.setPurpose", channel=channel_id, purpose=rules.purpose(s.title)
+        )
+        failures += [purpose] if isinstance(purpose, Failure) else []
+        failures += self._post_welcome(s)
+        failures += self._sync_cards(s)
+        self._record_problems(s.number, failures)
+        return [f.describe() for f in failures]
+
+    def _post_welcome(self, s: IncidentSnapshot) -> list[Failure]:
+        assert s.channel_id is not None
+        text, welcome = blocks.welcome_message(s, self.config)
+        posted = self.slack.post(s.channel_id, text=text, blocks=welcome)
+        if isinstance(posted, Failure):
+            return [posted]
+        ts = str(posted["ts"])
+        with session_scope(self.engine) as session:
+            repo.remember_message(
+                session, incident_id=s.number, kind="welcome", channel_id=s.channel_id, ts=ts
+            )
+        pinned = self.slack.try_call("pins.add", channel=s.channel_id, timestamp=ts)
+        return [pinned] if isinstance(pinned, Failure) else []
+
+    # -- changes -------------------------------------------------------------------
+    def change_status(self, number: int, status: str, *, actor: str) -> Outcome:
+        if status == self.config.final_status:
+            raise InvalidChange("Use `/incident resolve [summary]` to resolve the incident.")
+
+        def apply(session: Session, incident: Incident, now: datetime) -> str:
+            rules.check_status_change(incident.status, status, self.config.statuses)
+            old, incident.status = incident.status, status
+            incident.status_times = rules.status_times_after(
+                incident.status_times or {}, status, now
+            )
+            if status == self.config.mitigated_status and incident.mitigated_at is None:
+                incident.mitigated_at = now
+            self._entry(session, incident, "status", actor, now, f"Status {old} → {status}")
+            return f":arrows_counterclockwise: <@{actor}> changed the status: *{old}* → *{status}*"
+
+        return self._change(number, "status", actor, apply)
+
+    def change_severity(self, number: int, severity: str, *, actor: str) -> Outcome:
+        def apply(session: Session, incident: Incident, now: datetime) -> str:
+            rules.check_open(incident.status, self.config.statuses, "change the severity")
+            rules.check_severity_change(incident.severity, severity)
+            old, incident.severity = incident.severity, severity
+            self._entry(session, incident, "severity", actor, now, f"Severity {old} → {severity}")
+            return f":rotating_light: <@{actor}> changed the severity: *{old}* → *{severity}*"
+
+        return self._change(number, "severity", actor, apply, event="severity")
+
+    def assign_role(self, number: int, role: str, user_id: str, *, actor: str) -> Outcome:
+        return self.assign_roles(number, {role: user_id}, actor=actor)
+
+    def assign_roles(self, number: int, wanted: Mapping[str, str | None], *, actor: str) -> Outcome:
+        """Give several roles at once (the roles modal); unchanged ones are skipped."""
+        unknown = [r for r in wanted if r not in self.config.role_names]
+        if unknown:
+            raise InvalidChange(f"Unknown role `{escape(unknown[0])}`.")
+        held = self.get(number).roles
+        # Only the roles that actually change need permission (the modal sends all).
+        actions = _role_actions({r: u for r, u in wanted.items() if held.get(r) != u}) or ("role",)
+        invited: list[str] = []
+
+        def apply(session: Session, incident: Incident, now: datetime) -> str:
+            current = repo.current_roles(session, incident_id=int(incident.id or 0))
+            changes = {r: u for r, u in wanted.items() if u and current.get(r) != u}
+            if not changes:
+                who = next(iter(wanted.values()), None)
+                raise InvalidChange(
+                    f"No change: <@{who}> already holds that role."
+                    if len(wanted) == 1
+                    else "No change."
+                )
+            lines = []
+            for role, user_id in changes.items():
+                before = self._assign(session, int(incident.id or 0), role, user_id, actor, now)
+                was = f" (was <@{before}>)" if before else ""
+                role_name = rules.role_label(role)
+                lines.append(f":bust_in_silhouette: <@{actor}> made <@{user_id}> {role_name}{was}")
+                invited.append(user_id)
+            return "\n".join(lines)
+
+        outcome = self._change(number, actions, actor, apply)
+        if outcome.incident.channel_id:
+            failures = self.slack.invite(outcome.incident.channel_id, invited)
+            outcome = Outcome(
+                outcome.incident, outcome.problems + tuple(f.describe() for f in failures)
+            )
+        return outcome
+
+    def add_note(self, number: int, text: str, *, actor: str) -> Outcome:
+        if not text.strip():
+            raise InvalidChange("The note needs some text.")
+
+        def apply(session: Session, incident: Incident, now: datetime) -> str:
+            self._entry(session, incident, "note", actor, now, text.strip())
+            return f":memo: Note from <@{actor}>: {escaped_within(text.strip(), 2800)}"
+
+        return self._change(number, (), actor, apply, refresh=False)  # anyone may add notes
+
+    def resolve(self, number: int, summary: str, *, actor: str) -> Outcome:
+        def apply(session: Session, incident: Incident, now: datetime) -> str:
+            rules.check_open(incident.status, self.config.statuses, "resolve it")
+            final = self.config.final_status
+            incident.status, incident.resolved_at, incident.summary = final, now, summary.strip()
+            incident.status_times = rules.status_times_after(
+                incident.status_times or {}, final, now
+            )
+            incident.mitigated_at = incident.mitigated_at or now
+            self._entry(session, incident, "resolved", actor, now, summary.strip() or "Resolved")
+            said = f"\n>{escaped_within(one_line(summary), 2500)}" if summary.strip() else ""
+            return f":white_check_mark: <@{actor}> resolved this incident.{said}"
+
+        return self._change(number, "resolve", actor, apply, event="resolved")
+
+    def reopen(self, number: int, *, actor: str) -> Outcome:
+        def apply(session: Session, incident: Incident, now: datetime) -> str:
+            rules.check_resolved(incident.status, self.config.statuses)
+            incident.status, incident.resolved_at = self.config.first_status, None
+            self._entry(
+                session, incident, "reopened", actor, now, f"Reopened; status {incident.status}"
+            )
+            status = incident.status
+            return f":leftwards_arrow_with_hook: <@{actor}> reopened this incident ({status})."
+
+        return self._change(number, "reopen", actor, apply, event="reopened")
+
+    # -- the shared path of every change -------------------------------------------
+    def _change(
+        self,
+        number: int,
+        action: str | tuple[str, ...],
+        actor: str,
+        apply: Callable[[Session, Incident, datetime], str],
+        *,
+        event: str | None = None,
+        refresh: bool = True,
+    ) -> Outcome:
+        before = self.get(number)
+        for name in (action,) if isinstance(action, str) else action:
+            self.auth.check(name, before, actor)
+        now = self.clock()
+        with session_scope(self.engine) as session:
+            incident = self._load(session, number, lock=True)
+            notice = apply(session, incident, now)
+            if incident.acknowledged_at is None and actor == self._ic(session, number):
+                incident.acknowledged_at = now  # the IC's first action counts as acknowledgement
+            incident.updated_at = now
+            session.add(incident)
+            snapshot = self._snapshot(session, incident)
+        failures = self.refresh(snapshot) if refresh else []
+        if snapshot.channel_id:
+            text, notice_blocks = blocks.notice(notice)
+            posted = self.slack.post(snapshot.channel_id, text=text, blocks=notice_blocks)
+            failures += [posted] if isinstance(posted, Failure) else []
+        if event:
+            self._emit(event, snapshot, actor)
+        return Outcome(snapshot, tuple(f.describe() for f in failures))
+
+    def refresh(self, s: IncidentSnapshot) -> list[Failure]:
+        """Bring the topic, welcome message and cards in line with the stored incident."""
+        if s.channel_id is None:
+            return []
+        failures = self._set_topic(s)
+        for message in self._messages(s.number, "welcome"):
+            text, welcome = blocks.welcome_message(s, self.config)
+            updated = self.slack.update(message.channel_id, message.ts, text=text, blocks=welcome)
+            failures += [updated] if isinstance(updated, Failure) else []
+        return failures + self._sync_cards(s)
+
+    def _set_topic(self, s: IncidentSnapshot) -> list[Failure]:
+        assert s.channel_id is not None
+        topic = rules.topic(severity=s.severity, status=s.status, ic=s.ic)
+        result = self.slack.try_call("conversations.setTopic", channel=s.channel_id, topic=topic)
+        return [result] if isinstance(result, Failure) else []
+
+    def _sync_cards(self, s: IncidentSnapshot) -> list[Failure]:
+        """Post the card where it is missing, edit it in place where it exists."""
+        text, card = blocks.incident_card(s, self.config, now=self.clock())
+        existing = {m.channel_id: m.ts for m in self._messages(s.number, "card")}
+        failures: list[Failure] = []
+        for ref in self.announcement_channels(s.severity):
+            channel_id = self.slack.resolve_channel(ref)
+            if isinstance(channel_id, Failure):
+                failures.append(channel_id)
+                continue
+            if channel_id in existing:
+                result = self.slack.update(channel_id, existing[channel_id], text=text, blocks=card)
+            else:
+                result = self.slack.post(channel_id, text=text, blocks=card)
+                if not isinstance(result, Failure):
+                    with session_scope(self.engine) as session:
+                        repo.remember_message(
+                            session,
+                            incident_id=s.number,
+                            kind="card",
+                            channel_id=channel_id,
+                            ts=str(result["ts"]),
+                        )
+            if isinstance(result, Failure):
+                failures.append(result)
+        return failures
+
+    def announcement_channels(self, severity: str) -> list[str]:
+        sev = self.config.severity(severity)
+        extra = list(sev.announcements) if sev else []
+        return list(dict.fromkeys([*self.config.channels.announcements, *extra]))
+
+    # -- helpers -------------------------------------------------------------------
+    def _load(self, session: Session, number: int, *, lock: bool = False) -> Incident:
+        incident = repo.get_incident(session, number=number, lock=lock)
+        if incident is None:
+            raise NotFound(f"There is no incident {rules.label(number)}.")
+        return incident
+
+    def _snapshot(self, session: Session, incident: Incident) -> IncidentSnapshot:
+        number = int(incident.id or 0)
+        return IncidentSnapshot(
+            number=number,
+            title=incident.title,
+            description=incident.description,
+            severity=incident.severity,
+            status=incident.status,
+            private=incident.private,
+            declared_by=incident.declared_by,
+            declared_at=incident.declared_at,
+            channel_id=incident.channel_id,
+            channel_name=incident.channel_name,
+            roles=_ordered_roles(
+                repo.current_roles(session, incident_id=number), self.config.role_names
+            ),
+            summary=incident.summary,
+            resolved_at=incident.resolved_at,
+            acknowledged_at=incident.acknowledged_at,
+            mitigated_at=incident.mitigated_at,
+            final_status=self.config.final_status,
+        )
+
+    def _ic(self, session: Session, number: int) -> str | None:
+        return repo.current_roles(session, incident_id=number).get("incident_commander")
+
+    def _assign(
+        self, session: Session, number: int, role: str, user_id: str, by: str, at: datetime
+    ) -> str | None:
+        before = repo.assign_role(
+            session, incident_id=number, role=role, user_id=user_id, by=by, at=at
+        )
+        was = f" (was <@{before}>)" if before else ""
+        repo.add_entry(
+            session,
+            incident_id=number,
+            kind="role",
+            actor=by,
+            at=at,
+            text=f"{rules.role_label(role)}: <@{user_id}>{was}",
+            data={"role": role, "user": user_id, "previous": before},
+        )
+        return before
+
+    def _entry(
+        self,
+        session: Session,
+        incident: Incident,
+        kind: str,
+        actor: str,
+        at: datetime,
+        text: str,
+        **data: Any,
+    ) -> None:
+        repo.add_entry(
+            session,
+            incident_id=int(incident.id or 0),
+            kind=kind,
+            actor=actor,
+            at=at,
+            text=text,
+            data=data,
+        )
+
+    def _messages(self, number: int, kind: str) -> list[Any]:
+        with Session(self.engine) as session:
+            return list(repo.slack_messages(session, incident_id=number, kind=kind))
+
+    def _record_problems(self, number: int, failures: Sequence[Failure]) -> None:
+        if not failures:
+            return
+        with session_scope(self.engine) as session:
+            incident = self._load(session, number)
+            incident.pending_steps = {f.method: f.error for f in failures}
+            session.add(incident)
+            repo.add_entry(
+                session,
+                incident_id=number,
+                kind="slack_error",
+                actor="",
+                at=self.clock(),
+                source="system",
+                text="; ".join(f"{f.method}: {f.error}" for f in failures),
+            )
+
+    def _emit(self, event: str, snapshot: IncidentSnapshot, actor: str) -> None:
+        for listener in self.listeners:
+            listener(event, snapshot, actor)
+
+
+def _role_actions(wanted: Mapping[str, str | None]) -> tuple[str, ...]:
+    """The permission names a role change needs (IC and Scribe have their own)."""
+    names = {"incident_commander": "ic", "scribe": "scribe"}
+    return tuple(dict.fromkeys(names.get(role, "role") for role, user in wanted.items() if user))
+
+
+def _ordered_roles(current: Mapping[str, str], order: Sequence[str]) -> dict[str, str]:
+    return {role: current[role] for role in order if role in current}

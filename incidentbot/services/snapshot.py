@@ -1,0 +1,45 @@
+"""A read-only picture of one incident, handed from services to Block Kit builders."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from incidentbot.domain.incident import label
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentSnapshot:
+    number: int
+    title: str
+    description: str
+    severity: str
+    status: str
+    private: bool
+    declared_by: str
+    declared_at: datetime
+    channel_id: str | None
+    channel_name: str | None
+    roles: Mapping[str, str] = field(default_factory=dict)
+    summary: str = ""
+    resolved_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    mitigated_at: datetime | None = None
+    final_status: str = "resolved"
+
+    @property
+    def label(self) -> str:
+        return label(self.number)
+
+    @property
+    def ic(self) -> str | None:
+        return self.roles.get("incident_commander")
+
+    @property
+    def scribe(self) -> str | None:
+        return self.roles.get("scribe")
+
+    @property
+    def resolved(self) -> bool:
+        return self.status == self.final_status

@@ -1,0 +1,1 @@
+"""The Slack edge: Web API gateway, Block Kit builders, ids and listeners."""

@@ -1,0 +1,310 @@
+"""Block Kit builders: pure functions from snapshots to Slack message and view dicts.
+
+User text (titles, descriptions, notes, summaries) is always escaped and put in
+`plain_text` objects or escaped mrkdwn, so it is shown literally and can never
+trigger a mention. Every builder keeps within Slack's limits: 3,000 characters a
+section, 150 a header, 24 a modal title, 75 an option description, 50 blocks a
+message, 100 options a select.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from incidentbot.config import Config
+from incidentbot.domain.incident import role_label
+from incidentbot.domain.text import chunk_lines, escape, escaped_within, one_line, truncate
+from incidentbot.durations import format_duration
+from incidentbot.services.snapshot import IncidentSnapshot
+from incidentbot.slack import ids
+
+Blocks = list[dict[str, Any]]
+SECTION_LIMIT = 3000
+HEADER_LIMIT = 150
+MAX_BLOCKS = 50
+MESSAGE_CHARS = 12_000
+
+SEVERITY_EMOJI = {0: ":red_circle:", 1: ":large_orange_circle:", 2: ":large_yellow_circle:"}
+
+
+# -- primitives -------------------------------------------------------------------
+def plain(text: str, limit: int = SECTION_LIMIT) -> dict[str, Any]:
+    """A plain_text object: shown literally (emoji codes still render)."""
+    return {"type": "plain_text", "text": escaped_within(text, limit) or " ", "emoji": True}
+
+
+def mrkdwn(text: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": truncate(text, SECTION_LIMIT)}
+
+
+def header(text: str) -> dict[str, Any]:
+    return {"type": "header", "text": plain(one_line(text), HEADER_LIMIT)}
+
+
+def section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": mrkdwn(text)}
+
+
+def context(*texts: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [mrkdwn(t) for t in texts]}
+
+
+def button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text},
+        "action_id": action_id,
+        "value": value,
+    }
+    if style:
+        out["style"] = style
+    return out
+
+
+def when(at: datetime, fmt: str = "{date_short_pretty} at {time}") -> str:
+    """A time shown in each viewer's own timezone, with a UTC fallback."""
+    fallback = at.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(at.timestamp())}^{fmt}|{fallback}>"
+
+
+def user(user_id: str | None) -> str:
+    return f"<@{user_id}>" if user_id else "_unassigned_"
+
+
+def channel(channel_id: str | None) -> str:
+    return f"<#{channel_id}>" if channel_id else "_no channel_"
+
+
+def severity_badge(config: Config, severity: str) -> str:
+    names = list(config.severity_names)
+    rank = names.index(severity) if severity in names else len(names)
+    return f"{SEVERITY_EMOJI.get(rank, ':white_circle:')} {severity.upper()}"
+
+
+# -- messages ---------------------------------------------------------------------
+def incident_fields(s: IncidentSnapshot, config: Config) -> dict[str, Any]:
+    return {
+        "type": "section",
+        "fields": [
+            mrkdwn(f"*Severity*\n{severity_badge(config, s.severity)}"),
+            mrkdwn(f"*Status*\n{escape(s.status)}"),
+            mrkdwn(f"*Incident Commander*\n{user(s.ic)}"),
+            mrkdwn(f"*Channel*\n{channel(s.channel_id)}"),
+        ],
+    }
+
+
+def incident_card(s: IncidentSnapshot, config: Config, *, now: datetime) -> tuple[str, Blocks]:
+    """The stakeholder card in announcement channels, edited in place on each change."""
+    state = "resolved" if s.resolved else "open"
+    text = f"{s.label} ({s.severity}, {s.status}): {escaped_within(one_line(s.title), 200)}"
+    blocks: Blocks = [
+        header(f"{s.label}: {s.title}"),
+        incident_fields(s, config),
+    ]
+    if s.description:
+        blocks.append({"type": "section", "text": plain(s.description)})
+    footer = f"Declared by {user(s.declared_by)} {when(s.declared_at)} · {state}"
+    if s.resolved and s.resolved_at:
+        duration = format_duration(s.resolved_at - s.declared_at)
+        footer += f" {when(s.resolved_at)} after {duration}"
+    blocks.append(context(footer))
+    if s.resolved and s.summary:
+        blocks.append({"type": "section", "text": plain(f"Resolution: {s.summary}")})
+    return text, blocks
+
+
+def welcome_message(s: IncidentSnapshot, config: Config) -> tuple[str, Blocks]:
+    """The first message in the incident channel: summary, roles and working buttons."""
+    text = f"{s.label} declared: {escaped_within(one_line(s.title), 200)}"
+    roles = " · ".join(f"*{role_label(r)}:* {user(u)}" for r, u in s.roles.items() if u)
+    blocks: Blocks = [header(f"{s.label}: {s.title}"), incident_fields(s, config)]
+    if s.description:
+        blocks.append({"type": "section", "text": plain(s.description)})
+    blocks.append(section(f"*Roles:* {roles or '_none yet_'}"))
+    blocks.append(
+        context(
+            f"Declared by {user(s.declared_by)} {when(s.declared_at)}. "
+            "Type `/incident help` for every command."
+        )
+    )
+    value = str(s.number)
+    if not s.resolved:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "incident_actions",
+                "elements": [
+                    button("Take IC", ids.TAKE_IC, value),
+                    button("Take Scribe", ids.TAKE_SCRIBE, value),
+                    button("Resolve", ids.OPEN_RESOLVE, value, style="primary"),
+                ],
+            }
+        )
+    return text, blocks
+
+
+def incident_list(
+    incidents: Sequence[IncidentSnapshot], config: Config, *, now: datetime
+) -> tuple[str, Blocks]:
+    """Open incidents: number, title, severity, status, IC, channel link, age."""
+    if not incidents:
+        return "No open incidents. :tada:", [section("No open incidents. :tada:")]
+    lines = [
+        f"*{s.label}* {severity_badge(config, s.severity)} · {escape(s.status)} · "
+        f"IC {user(s.ic)} · {channel(s.channel_id)} · {format_duration(now - s.declared_at)} old\n"
+        f"{escaped_within(one_line(s.title), 300)}"
+        for s in incidents
+    ]
+    chunks = chunk_lines(lines, SECTION_LIMIT)
+    blocks: Blocks = [section(f"*{len(incidents)} open incident(s)*")]
+    blocks += [section(c) for c in chunks[: MAX_BLOCKS - 2]]
+    if len(chunks) > MAX_BLOCKS - 2:
+        blocks.append(context("More incidents are open than fit in one message."))
+    return f"{len(incidents)} open incident(s)", blocks
+
+
+def timeline_messages(s: IncidentSnapshot, entries: Iterable[Any]) -> list[tuple[str, Blocks]]:
+    """The timeline, oldest first, split into as many messages as Slack's limits need.
+
+    Each message stays under 50 blocks and about 12,000 characters: Slack
+    accepts more in theory but clips long messages behind "show more".
+    """
+    lines = [
+        f"{when(e.at, '{date_num} {time_secs}')} *{escape(e.kind)}* "
+        f"{user(e.actor) if e.actor else ''} {escaped_within(e.text, 2000)}"
+        for e in entries
+    ]
+    pages: list[list[str]] = [[]]
+    for chunk in chunk_lines(lines, SECTION_LIMIT) or ["_Nothing recorded yet._"]:
+        page = pages[-1]
+        if page and (
+            len(page) >= MAX_BLOCKS - 5 or sum(map(len, page)) + len(chunk) > MESSAGE_CHARS
+        ):
+            pages.append(page := [])
+        page.append(chunk)
+    out = []
+    for number, page in enumerate(pages, start=1):
+        title = f"Timeline of {s.label}" + (f" ({number}/{len(pages)})" if len(pages) > 1 else "")
+        out.append((title, [section(f"*{title}*"), *(section(c) for c in page)]))
+    return out
+
+
+def notice(text: str) -> tuple[str, Blocks]:
+    """A one-line announcement in the incident channel (text already safe)."""
+    return text, [section(text)]
+
+
+# -- modals -----------------------------------------------------------------------
+def _modal(callback_id: str, title: str, submit: str, blocks: Blocks, metadata: str = "") -> dict:
+    return {
+        "type": "modal",
+        "callback_id": callback_id,
+        "title": {"type": "plain_text", "text": truncate(title, 24)},
+        "submit": {"type": "plain_text", "text": truncate(submit, 24)},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "private_metadata": metadata,
+        "blocks": blocks,
+    }
+
+
+def _input(
+    block_id: str, label: str, element: dict, *, optional: bool = False, hint: str = ""
+) -> dict:
+    element = {**element, "action_id": block_id}
+    block = {
+        "type": "input",
+        "block_id": block_id,
+        "label": {"type": "plain_text", "text": label},
+        "element": element,
+        "optional": optional,
+    }
+    if hint:
+        block["hint"] = {"type": "plain_text", "text": hint}
+    return block
+
+
+def severity_options(config: Config) -> list[dict[str, Any]]:
+    return [
+        {
+            "text": {"type": "plain_text", "text": sev.name.upper()},
+            "value": sev.name,
+            "description": {
+                "type": "plain_text",
+                "text": truncate(sev.description or sev.name, 75),
+            },
+        }
+        for sev in config.severities[:100]
+    ]
+
+
+def declare_modal(config: Config, *, declarer: str, metadata: str, title: str = "") -> dict:
+    """Title, severity (with descriptions), description, IC, Scribe, private."""
+    options = severity_options(config)
+    initial = next(o for o in options if o["value"] == config.default_severity)
+    title_element: dict[str, Any] = {"type": "plain_text_input", "max_length": 2000}
+    if title:
+        title_element["initial_value"] = title
+    private_option = {
+        "text": {"type": "plain_text", "text": "Private incident channel"},
+        "value": "private",
+    }
+    private_element: dict[str, Any] = {"type": "checkboxes", "options": [private_option]}
+    if config.channels.private_by_default:
+        private_element["initial_options"] = [private_option]
+    blocks = [
+        _input(ids.TITLE, "Title", title_element, hint="What is broken, in a few words."),
+        _input(
+            ids.SEVERITY,
+            "Severity",
+            {"type": "static_select", "options": options, "initial_option": initial},
+        ),
+        _input(
+            ids.DESCRIPTION,
+            "Description",
+            {"type": "plain_text_input", "multiline": True, "max_length": 2900},
+            optional=True,
+        ),
+        _input(ids.IC, "Incident Commander", {"type": "users_select", "initial_user": declarer}),
+        _input(ids.SCRIBE, "Scribe", {"type": "users_select"}, optional=True),
+        _input(ids.PRIVATE, "Visibility", private_element, optional=True),
+    ]
+    return _modal(ids.DECLARE_VIEW, "Declare an incident", "Declare", blocks, metadata)
+
+
+def resolve_modal(s: IncidentSnapshot) -> dict:
+    blocks = [
+        section(f"Resolve *{s.label}*: {escaped_within(one_line(s.title), 2500)}"),
+        _input(
+            ids.SUMMARY,
+            "Resolution summary",
+            {"type": "plain_text_input", "multiline": True, "max_length": 2900},
+            hint="What fixed it? Shown to stakeholders and in the postmortem.",
+        ),
+    ]
+    return _modal(ids.RESOLVE_VIEW, f"Resolve {s.label}", "Resolve", blocks, str(s.number))
+
+
+def roles_modal(s: IncidentSnapshot, roles: Sequence[tuple[str, str]]) -> dict:
+    """A user picker per configured role, pre-filled with the current holder."""
+    blocks: Blocks = [section(f"Assign roles for *{s.label}*")]
+    for name, description in roles[: MAX_BLOCKS - 1]:
+        element: dict[str, Any] = {"type": "users_select"}
+        if s.roles.get(name):
+            element["initial_user"] = s.roles[name]
+        blocks.append(
+            _input(
+                ids.ROLE_PREFIX + name,
+                truncate(role_label(name), 2000),
+                element,
+                optional=True,
+                hint=truncate(description, 150) if description else "",
+            )
+        )
+    return _modal(ids.ROLES_VIEW, f"Roles for {s.label}", "Save", blocks, str(s.number))
+
+
+def role_lines(roles: Mapping[str, str]) -> str:
+    return "\n".join(f"*{role_label(r)}:* {user(u)}" for r, u in roles.items())

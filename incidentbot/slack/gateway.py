@@ -1,0 +1,215 @@
+"""The one way the bot calls the Slack Web API.
+
+Every call goes through a `slack_sdk.WebClient` built by `make_client`, which
+uses the SDK's own retry handlers: rate limits (honouring `Retry-After`),
+server errors and connection errors are retried with bounded exponential
+back-off, so nothing is retried forever. On top of that this module turns
+Slack's answers into outcomes the services can act on:
+
+    SlackApiError (from slack_sdk)
+      └── raised by `call`; `try_call` returns a `Failure` instead
+
+`Failure` names the method and Slack's error code ("ratelimited",
+"not_in_channel", …) so a person can be told exactly what did not happen.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry import (
+    BackoffRetryIntervalCalculator,
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+)
+from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
+from slack_sdk.web import SlackResponse
+
+from incidentbot.domain.naming import with_suffix
+
+log = logging.getLogger(__name__)
+
+MAX_RETRIES = 3
+_NAME_ATTEMPTS = 20
+_CACHE_SECONDS = 300.0
+
+
+def make_client(token: str, base_url: str, *, timeout: int = 10) -> WebClient:
+    """A WebClient on `base_url` that retries transient failures a bounded number of times."""
+    backoff = BackoffRetryIntervalCalculator(backoff_factor=0.2)
+    handlers = [
+        ConnectionErrorRetryHandler(max_retry_count=MAX_RETRIES, interval_calculator=backoff),
+        RateLimitErrorRetryHandler(max_retry_count=MAX_RETRIES, interval_calculator=backoff),
+        ServerErrorRetryHandler(max_retry_count=MAX_RETRIES, interval_calculator=backoff),
+    ]
+    return WebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=handlers)
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A Web API call that did not succeed after its retries."""
+
+    method: str
+    error: str
+    detail: str = ""
+
+    def describe(self) -> str:
+        extra = f" ({self.detail})" if self.detail else ""
+        return f"`{self.method}` failed: `{self.error}`{extra}"
+
+
+def error_code(exc: Exception) -> str:
+    """Slack's error code for a failed call, or the exception's kind."""
+    if isinstance(exc, SlackApiError):
+        data = exc.response.data if isinstance(exc.response.data, dict) else {}
+        code = data.get("error")
+        if code:
+            return str(code)
+        return f"http_{exc.response.status_code}"
+    return type(exc).__name__
+
+
+class SlackGateway:
+    """Web API calls with Slack's rules applied (joins, name collisions, lookups)."""
+
+    def __init__(self, client: WebClient) -> None:
+        self.client = client
+        self._lock = threading.Lock()
+        self._channel_ids: dict[str, tuple[float, str]] = {}
+        self._group_members: dict[str, tuple[float, frozenset[str]]] = {}
+        self._bot_user_id: str | None = None
+
+    # -- plain calls -------------------------------------------------------------
+    def call(self, method: str, **kwargs: Any) -> SlackResponse:
+        """Call `method`; raises `SlackApiError` when Slack says no after retries.
+
+        Goes through the SDK's own method (`chat.postMessage` → `chat_postMessage`)
+        so each argument is encoded the way that method expects.
+        """
+        return getattr(self.client, method.replace(".", "_"))(**_drop_none(kwargs))
+
+    def try_call(self, method: str, **kwargs: Any) -> SlackResponse | Failure:
+        """Like `call`, but a failure comes back as a `Failure` value."""
+        try:
+            return self.call(method, **kwargs)
+        except SlackApiError as exc:
+            log.warning("slack call failed", extra={"method": method, "error": error_code(exc)})
+            return Failure(method, error_code(exc))
+        except OSError as exc:  # connection refused/reset after the retries
+            log.warning("slack unreachable", extra={"method": method, "error": repr(exc)})
+            return Failure(method, "connection_error", type(exc).__name__)
+
+    @property
+    def bot_user_id(self) -> str:
+        if self._bot_user_id is None:
+            self._bot_user_id = str(self.call("auth.test")["user_id"])
+        return self._bot_user_id
+
+    # -- channels ----------------------------------------------------------------
+    def create_channel(self, name: str, *, private: bool) -> tuple[str, str] | Failure:
+        """Create a channel, adding `-2`, `-3`, … while the name is taken."""
+        candidate = name
+        for attempt in range(2, _NAME_ATTEMPTS + 2):
+            result = self.try_call("conversations.create", name=candidate, is_private=private)
+            if not isinstance(result, Failure):
+                channel = result["channel"]
+                return str(channel["id"]), str(channel["name"])
+            if result.error != "name_taken":
+                return result
+            candidate = with_suffix(name, attempt)
+        return Failure("conversations.create", "name_taken", f"tried {_NAME_ATTEMPTS} names")
+
+    def invite(self, channel_id: str, user_ids: Iterable[str]) -> list[Failure]:
+        """Invite people one by one so one bad user never blocks the others."""
+        failures = []
+        for user_id in dict.fromkeys(user_ids):
+            if user_id == self.bot_user_id:
+                continue
+            result = self.try_call("conversations.invite", channel=channel_id, users=user_id)
+            if isinstance(result, Failure) and result.error not in ("already_in_channel",):
+                failures.append(Failure(result.method, result.error, f"<@{user_id}>"))
+        return failures
+
+    def resolve_channel(self, ref: str) -> str | Failure:
+        """A channel ID for `C…`/`G…` or `#name` (looked up, then cached)."""
+        if not ref.startswith("#"):
+            return ref
+        name = ref[1:].lower()
+        with self._lock:
+            cached = self._channel_ids.get(name)
+        if cached and time.monotonic() - cached[0] < _CACHE_SECONDS:
+            return cached[1]
+        cursor = None
+        while True:
+            page = self.try_call(
+                "conversations.list",
+                types="public_channel,private_channel",
+                exclude_archived=True,
+                limit=1000,
+                cursor=cursor,
+            )
+            if isinstance(page, Failure):
+                return page
+            for channel in page.get("channels", []):
+                if channel.get("name") == name:
+                    with self._lock:
+                        self._channel_ids[name] = (time.monotonic(), str(channel["id"]))
+                    return str(channel["id"])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return Failure("conversations.list", "channel_not_found", ref)
+
+    def post(
+        self, channel: str, *, text: str, blocks: list[dict] | None = None, **kwargs: Any
+    ) -> SlackResponse | Failure:
+        """Post a message; joins a public channel first if the bot is not in it."""
+        args = {"channel": channel, "text": text, "blocks": blocks, **kwargs}
+        result = self.try_call("chat.postMessage", **args)
+        if isinstance(result, Failure) and result.error == "not_in_channel":
+            joined = self.try_call("conversations.join", channel=channel)
+            if isinstance(joined, Failure):
+                return Failure(
+                    "chat.postMessage", "not_in_channel", f"could not join: {joined.error}"
+                )
+            result = self.try_call("chat.postMessage", **args)
+        return result
+
+    def update(
+        self, channel: str, ts: str, *, text: str, blocks: list[dict] | None = None
+    ) -> SlackResponse | Failure:
+        return self.try_call("chat.update", channel=channel, ts=ts, text=text, blocks=blocks)
+
+    def ephemeral(
+        self, channel: str, user: str, text: str, blocks: list[dict] | None = None
+    ) -> None:
+        """Tell one person something; falls back to a DM when they are not in the channel."""
+        result = self.try_call(
+            "chat.postEphemeral", channel=channel, user=user, text=text, blocks=blocks
+        )
+        if isinstance(result, Failure):
+            self.try_call("chat.postMessage", channel=user, text=text, blocks=blocks)
+
+    # -- people ------------------------------------------------------------------
+    def usergroup_members(self, group_id: str) -> frozenset[str] | Failure:
+        with self._lock:
+            cached = self._group_members.get(group_id)
+        if cached and time.monotonic() - cached[0] < _CACHE_SECONDS:
+            return cached[1]
+        result = self.try_call("usergroups.users.list", usergroup=group_id)
+        if isinstance(result, Failure):
+            return result
+        members = frozenset(str(u) for u in result.get("users", []))
+        with self._lock:
+            self._group_members[group_id] = (time.monotonic(), members)
+        return members
+
+
+def _drop_none(kwargs: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in kwargs.items() if v is not None}

@@ -1,0 +1,19 @@
+"""Bolt listeners: thin adapters from Slack payloads to service calls.
+
+Each module has a `register(app, services)`; `register_all` wires them all
+plus the one error handler.
+"""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from incidentbot.slack.listeners import actions, commands, errors, views
+from incidentbot.slack.listeners.context import Services
+
+
+def register_all(app: App, services: Services) -> None:
+    errors.register(app, services)
+    commands.register(app, services)
+    actions.register(app, services)
+    views.register(app, services)

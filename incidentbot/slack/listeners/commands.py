@@ -1,0 +1,199 @@
+"""`/incident …`: parse the text, ack, then run the one matching handler.
+
+Parsing is pure and instant, so bad input is answered in the ack itself and
+nothing else happens. Everything else acks first and works afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+
+from incidentbot.domain import commands
+from incidentbot.domain.commands import Command, CommandError
+from incidentbot.domain.errors import NotAnIncidentChannel
+from incidentbot.slack import blocks
+from incidentbot.slack.listeners.context import Services, problems_text
+from incidentbot.slack.listeners.errors import guarded
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One `/incident` call: who, where, and the parsed command."""
+
+    command: Command
+    user_id: str
+    channel_id: str
+    trigger_id: str
+    respond: Respond
+    client: WebClient
+    number: int | None = None
+
+
+Handler = Callable[[Services, Invocation], None]
+
+
+def register(app: App, services: Services) -> None:
+    @app.command("/incident")
+    @guarded(services)
+    def incident(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        try:
+            command = commands.parse(
+                body.get("text", ""), vocabulary(services), actor_id=body["user_id"]
+            )
+        except CommandError as error:
+            ack(text=f":warning: {error}")
+            return
+        ack()
+        call = Invocation(
+            command,
+            body["user_id"],
+            body["channel_id"],
+            body.get("trigger_id", ""),
+            respond,
+            client,
+        )
+        HANDLERS[command.name](services, _with_incident(services, call))
+
+
+def vocabulary(services: Services) -> commands.Vocabulary:
+    config = services.config
+    return commands.Vocabulary(
+        severities=config.severity_names,
+        statuses=config.statuses,
+        roles=config.role_names,
+        default_severity=config.default_severity,
+    )
+
+
+def _with_incident(services: Services, call: Invocation) -> Invocation:
+    """Attach the incident of the channel for incident-scoped subcommands."""
+    if not call.command.in_incident:
+        return call
+    try:
+        number = services.incidents.number_for_channel(call.channel_id)
+    except NotAnIncidentChannel as error:
+        raise CommandError(error.message, commands.usage(call.command.name)) from None
+    return Invocation(**{**call.__dict__, "number": number})
+
+
+def _reply(call: Invocation, text: str, blocks_: list[dict[str, Any]] | None = None) -> None:
+    call.respond(text=text, blocks=blocks_, response_type="ephemeral", replace_original=False)
+
+
+def _report(call: Invocation, problems: tuple[str, ...]) -> None:
+    if problems:
+        _reply(call, problems_text(problems))
+
+
+# -- handlers -------------------------------------------------------------------------
+def declare(services: Services, call: Invocation) -> None:
+    if not call.command.text:
+        metadata = json.dumps({"origin": call.channel_id})
+        view = blocks.declare_modal(services.config, declarer=call.user_id, metadata=metadata)
+        call.client.views_open(trigger_id=call.trigger_id, view=view)
+        return
+    outcome = services.incidents.declare(
+        title=call.command.text,
+        severity=call.command.severity,
+        declared_by=call.user_id,
+        origin_channel=call.channel_id,
+    )
+    s = outcome.incident
+    where = f"<#{s.channel_id}>" if s.channel_id else "(no channel yet)"
+    _reply(call, f":rotating_light: Declared *{s.label}* ({s.severity}) → {where}")
+    _report(call, outcome.problems)
+
+
+def help_(services: Services, call: Invocation) -> None:
+    _reply(call, commands.help_text())
+
+
+def list_(services: Services, call: Invocation) -> None:
+    incidents = services.incidents.list_open()
+    text, list_blocks = blocks.incident_list(
+        incidents, services.config, now=services.incidents.clock()
+    )
+    _reply(call, text, list_blocks)
+
+
+def status(services: Services, call: Invocation) -> None:
+    outcome = services.incidents.change_status(
+        _n(call), call.command.status or "", actor=call.user_id
+    )
+    _report(call, outcome.problems)
+
+
+def severity(services: Services, call: Invocation) -> None:
+    outcome = services.incidents.change_severity(
+        _n(call), call.command.severity or "", actor=call.user_id
+    )
+    _report(call, outcome.problems)
+
+
+def assign(services: Services, call: Invocation) -> None:
+    role, user = call.command.role or "", call.command.user_id or ""
+    outcome = services.incidents.assign_role(_n(call), role, user, actor=call.user_id)
+    _report(call, outcome.problems)
+
+
+def roles(services: Services, call: Invocation) -> None:
+    snapshot = services.incidents.get(_n(call))
+    role_defs = [(r.name, r.description) for r in services.config.roles]
+    call.client.views_open(trigger_id=call.trigger_id, view=blocks.roles_modal(snapshot, role_defs))
+
+
+def note(services: Services, call: Invocation) -> None:
+    outcome = services.incidents.add_note(_n(call), call.command.text, actor=call.user_id)
+    _report(call, outcome.problems)
+
+
+def timeline(services: Services, call: Invocation) -> None:
+    snapshot, entries = services.incidents.timeline(_n(call))
+    # Ephemeral messages, not the response_url: Slack allows only 5 uses of one.
+    for text, page in blocks.timeline_messages(snapshot, entries):
+        services.slack.ephemeral(call.channel_id, call.user_id, text, page)
+
+
+def resolve(services: Services, call: Invocation) -> None:
+    if not call.command.text:
+        snapshot = services.incidents.get(_n(call))
+        if snapshot.resolved:
+            _reply(call, f":warning: {snapshot.label} is already resolved.")
+            return
+        call.client.views_open(trigger_id=call.trigger_id, view=blocks.resolve_modal(snapshot))
+        return
+    outcome = services.incidents.resolve(_n(call), call.command.text, actor=call.user_id)
+    _report(call, outcome.problems)
+
+
+def reopen(services: Services, call: Invocation) -> None:
+    outcome = services.incidents.reopen(_n(call), actor=call.user_id)
+    _report(call, outcome.problems)
+
+
+def _n(call: Invocation) -> int:
+    assert call.number is not None
+    return call.number
+
+
+HANDLERS: dict[str, Handler] = {
+    "declare": declare,
+    "help": help_,
+    "list": list_,
+    "status": status,
+    "severity": severity,
+    "ic": assign,
+    "scribe": assign,
+    "role": assign,
+    "roles": roles,
+    "note": note,
+    "timeline": timeline,
+    "resolve": resolve,
+    "reopen": reopen,
+}

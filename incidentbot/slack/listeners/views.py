@@ -1,0 +1,105 @@
+"""Modal submissions: declare, resolve, roles.
+
+Validation errors are answered inline (`response_action: errors`) so the modal
+stays open with the field marked; everything else acks first, then works.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from incidentbot.slack import ids
+from incidentbot.slack.listeners.context import Services, problems_text, tell
+from incidentbot.slack.listeners.errors import guarded
+
+
+def register(app: App, services: Services) -> None:
+    @app.view(ids.DECLARE_VIEW)
+    @guarded(services)
+    def declare(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        values = _values(view)
+        title = (values.get(ids.TITLE) or "").strip()
+        if not title:
+            ack(response_action="errors", errors={ids.TITLE: "Give the incident a title."})
+            return
+        ack()
+        origin = json.loads(view.get("private_metadata") or "{}").get("origin")
+        user_id = body["user"]["id"]
+        outcome = services.incidents.declare(
+            title=title,
+            severity=values.get(ids.SEVERITY),
+            description=values.get(ids.DESCRIPTION) or "",
+            declared_by=user_id,
+            ic=values.get(ids.IC) or user_id,
+            scribe=values.get(ids.SCRIBE),
+            private=bool(values.get(ids.PRIVATE)),
+            origin_channel=origin,
+            source_key=f"view:{view['id']}",
+        )
+        if not outcome.created:
+            return  # a repeated submission of the same modal: already handled
+        s = outcome.incident
+        where = f"<#{s.channel_id}>" if s.channel_id else "(no channel yet)"
+        message = f":rotating_light: Declared *{s.label}* ({s.severity}) → {where}"
+        if outcome.problems:
+            message += "\n" + problems_text(outcome.problems)
+        tell(services, {"user": {"id": user_id}, "channel": {"id": origin}}, message)
+
+    @app.view(ids.RESOLVE_VIEW)
+    @guarded(services)
+    def resolve(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        summary = (_values(view).get(ids.SUMMARY) or "").strip()
+        if not summary:
+            ack(response_action="errors", errors={ids.SUMMARY: "Say briefly what fixed it."})
+            return
+        ack()
+        user_id = body["user"]["id"]
+        outcome = services.incidents.resolve(int(view["private_metadata"]), summary, actor=user_id)
+        _report(services, user_id, outcome)
+
+    @app.view(ids.ROLES_VIEW)
+    @guarded(services)
+    def roles(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        ack()
+        wanted = {
+            key[len(ids.ROLE_PREFIX) :]: value
+            for key, value in _values(view).items()
+            if key.startswith(ids.ROLE_PREFIX) and value
+        }
+        if not wanted:
+            return
+        user_id = body["user"]["id"]
+        outcome = services.incidents.assign_roles(
+            int(view["private_metadata"]), wanted, actor=user_id
+        )
+        _report(services, user_id, outcome)
+
+
+def _report(services: Services, user_id: str, outcome: Any) -> None:
+    if outcome.problems:
+        body = {"user": {"id": user_id}, "channel": {"id": outcome.incident.channel_id}}
+        tell(services, body, problems_text(outcome.problems))
+
+
+def _values(view: dict[str, Any]) -> dict[str, Any]:
+    """Flatten `view.state.values` to {block_id: value} for the element types we use."""
+    out: dict[str, Any] = {}
+    for block_id, actions in (view.get("state") or {}).get("values", {}).items():
+        for element in actions.values():
+            out[block_id] = _element_value(element)
+    return out
+
+
+def _element_value(element: dict[str, Any]) -> Any:
+    kind = element.get("type")
+    if kind == "static_select":
+        option = element.get("selected_option")
+        return option["value"] if option else None
+    if kind == "users_select":
+        return element.get("selected_user")
+    if kind == "checkboxes":
+        return [o["value"] for o in element.get("selected_options") or []]
+    return element.get("value")

@@ -1,0 +1,174 @@
+"""Small keyword-only data functions over the tables. No Slack, no rules.
+
+Each function takes an open `Session`; the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from incidentbot.store.models import Incident, RoleAssignment, SlackMessage, TimelineEntry
+
+
+def get_incident(session: Session, *, number: int, lock: bool = False) -> Incident | None:
+    stmt = select(Incident).where(Incident.id == number)
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.exec(stmt).first()
+
+
+def incident_by_channel(
+    session: Session, *, channel_id: str, lock: bool = False
+) -> Incident | None:
+    stmt = select(Incident).where(Incident.channel_id == channel_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.exec(stmt).first()
+
+
+def incident_by_source_key(session: Session, *, source_key: str) -> Incident | None:
+    return session.exec(select(Incident).where(Incident.source_key == source_key)).first()
+
+
+def open_incidents(session: Session, *, final_status: str, limit: int = 200) -> Sequence[Incident]:
+    stmt = (
+        select(Incident)
+        .where(Incident.status != final_status)
+        .order_by(col(Incident.id).desc())
+        .limit(limit)
+    )
+    return session.exec(stmt).all()
+
+
+def add_incident(session: Session, *, incident: Incident) -> Incident | None:
+    """Insert an incident; None when its `source_key` was already used (a retry)."""
+    try:
+        with session.begin_nested():
+            session.add(incident)
+            session.flush()
+    except IntegrityError:
+        return None
+    return incident
+
+
+def current_roles(session: Session, *, incident_id: int) -> dict[str, str]:
+    """The role → user mapping in force now."""
+    stmt = select(RoleAssignment).where(
+        RoleAssignment.incident_id == incident_id, col(RoleAssignment.ended_at).is_(None)
+    )
+    return {a.role: a.user_id for a in session.exec(stmt).all()}
+
+
+def role_history(session: Session, *, incident_id: int) -> Sequence[RoleAssignment]:
+    stmt = (
+        select(RoleAssignment)
+        .where(RoleAssignment.incident_id == incident_id)
+        .order_by(col(RoleAssignment.started_at), col(RoleAssignment.id))
+    )
+    return session.exec(stmt).all()
+
+
+def assign_role(
+    session: Session, *, incident_id: int, role: str, user_id: str, by: str, at: datetime
+) -> str | None:
+    """Give `role` to `user_id`; returns the previous holder (None if vacant)."""
+    stmt = select(RoleAssignment).where(
+        RoleAssignment.incident_id == incident_id,
+        RoleAssignment.role == role,
+        col(RoleAssignment.ended_at).is_(None),
+    )
+    previous = None
+    for held in session.exec(stmt).all():
+        previous = held.user_id
+        held.ended_at = at
+        session.add(held)
+    session.add(
+        RoleAssignment(
+            incident_id=incident_id, role=role, user_id=user_id, assigned_by=by, started_at=at
+        )
+    )
+    return previous
+
+
+def add_entry(
+    session: Session,
+    *,
+    incident_id: int,
+    kind: str,
+    actor: str,
+    text: str,
+    at: datetime,
+    recorded_at: datetime | None = None,
+    source: str = "slack",
+    data: dict[str, Any] | None = None,
+    dedup_key: str | None = None,
+) -> TimelineEntry | None:
+    """Append a timeline entry; None when `dedup_key` was already recorded."""
+    entry = TimelineEntry(
+        incident_id=incident_id,
+        kind=kind,
+        actor=actor,
+        text=text,
+        at=at,
+        recorded_at=recorded_at or at,
+        source=source,
+        data=data or {},
+        dedup_key=dedup_key,
+    )
+    try:
+        with session.begin_nested():
+            session.add(entry)
+            session.flush()
+    except IntegrityError:
+        return None
+    return entry
+
+
+def timeline(
+    session: Session, *, incident_id: int, include_deleted: bool = False
+) -> Sequence[TimelineEntry]:
+    stmt = select(TimelineEntry).where(TimelineEntry.incident_id == incident_id)
+    if not include_deleted:
+        stmt = stmt.where(col(TimelineEntry.deleted_at).is_(None))
+    return session.exec(stmt.order_by(col(TimelineEntry.at), col(TimelineEntry.id))).all()
+
+
+def count_entries(session: Session, *, incident_id: int) -> int:
+    stmt = (
+        select(func.count())
+        .select_from(TimelineEntry)
+        .where(TimelineEntry.incident_id == incident_id)
+    )
+    return int(session.exec(stmt).one())
+
+
+def slack_messages(
+    session: Session, *, incident_id: int, kind: str | None = None
+) -> Sequence[SlackMessage]:
+    stmt = select(SlackMessage).where(SlackMessage.incident_id == incident_id)
+    if kind is not None:
+        stmt = stmt.where(SlackMessage.kind == kind)
+    return session.exec(stmt.order_by(col(SlackMessage.id))).all()
+
+
+def remember_message(
+    session: Session, *, incident_id: int, kind: str, channel_id: str, ts: str
+) -> None:
+    """Record (or move) the bot message of `kind` in `channel_id`."""
+    stmt = select(SlackMessage).where(
+        SlackMessage.incident_id == incident_id,
+        SlackMessage.kind == kind,
+        SlackMessage.channel_id == channel_id,
+    )
+    existing = session.exec(stmt).first()
+    if existing is None:
+        session.add(SlackMessage(incident_id=incident_id, kind=kind, channel_id=channel_id, ts=ts))
+    else:
+        existing.ts = ts
+        session.add(existing)

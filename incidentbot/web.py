@@ -1,0 +1,78 @@
+"""The HTTP server: `POST /slack/events` (HTTP mode) and `GET /healthz` (both modes).
+
+Served by waitress, a production WSGI server with a thread pool: Bolt's sync
+`App` runs each request on its own thread, so one slow request never holds up
+the others (unlike the sync App behind an async server's event loop).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from waitress.server import create_server
+
+log = logging.getLogger(__name__)
+
+Health = Callable[[], tuple[bool, dict[str, Any]]]
+StartResponse = Callable[..., Any]
+
+
+class WebApp:
+    """A tiny WSGI router in front of Bolt's WSGI adapter."""
+
+    def __init__(self, bolt: App | None, health: Health) -> None:
+        self.slack = SlackRequestHandler(bolt, path="/slack/events") if bolt else None
+        self.health = health
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        started = time.perf_counter()
+        path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
+        status = "404 Not Found"
+        try:
+            if path == "/slack/events" and self.slack is not None:
+                if method != "POST":
+                    status = "405 Method Not Allowed"
+                    return _send(start_response, status, {"error": "use POST"})
+                captured: list[str] = []
+
+                def capture(status_line: str, headers: list, exc_info: Any = None) -> Any:
+                    captured.append(status_line)
+                    return start_response(status_line, headers, exc_info)
+
+                body = self.slack(environ, capture)
+                status = captured[0] if captured else "200 OK"
+                return body
+            if path == "/healthz" and method in ("GET", "HEAD"):
+                ok, details = self.health()
+                status = "200 OK" if ok else "503 Service Unavailable"
+                return _send(start_response, status, details)
+            return _send(start_response, status, {"error": "not found"})
+        finally:
+            log.info(
+                "request",
+                extra={
+                    "method": method,
+                    "path": path,
+                    "status": status.split(" ")[0],
+                    "ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )
+
+
+def _send(start_response: StartResponse, status: str, payload: dict[str, Any]) -> list[bytes]:
+    data = json.dumps(payload).encode()
+    start_response(
+        status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
+    )
+    return [data]
+
+
+def make_server(app: WebApp, *, host: str, port: int, threads: int = 16) -> Any:
+    """A waitress server bound to host:port (port 0 picks a free one)."""
+    return create_server(app, host=host, port=port, threads=threads, ident="incidentbot")
