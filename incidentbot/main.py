@@ -19,6 +19,7 @@ from dotenv import load_dotenv
 from incidentbot.config import ConfigError, load_config, load_settings
 from incidentbot.logs import configure_logging
 from incidentbot.runtime import Runtime, StartupError, build
+from incidentbot.web import run_until_closed
 
 log = logging.getLogger("incidentbot")
 
@@ -59,10 +60,7 @@ def run(runtime: Runtime) -> int:
             "running in HTTP mode", extra={"port": runtime.settings.port, "path": "/slack/events"}
         )
     try:
-        server.run()
-    except OSError:
-        if not stop.is_set():
-            raise
+        run_until_closed(server)
     finally:
         runtime.stop()
     return 0

@@ -17,6 +17,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.engine import Engine
 
 from incidentbot.config import Config, Settings
+from incidentbot.scheduler import Timers
 from incidentbot.services.incidents import Clock, IncidentService, utcnow
 from incidentbot.slack.gateway import SlackGateway, error_code, make_client
 from incidentbot.slack.listeners import register_all
@@ -67,8 +68,9 @@ class Runtime:
     services: Services
     bolt: App
     scheduler: BackgroundScheduler
+    timers: Timers
     executor: TrackingExecutor
-    web: WebApp
+    web: WebApp = field(init=False)
     _server: Any = field(default=None, repr=False)
 
     def health(self) -> tuple[bool, dict[str, Any]]:
@@ -84,8 +86,11 @@ class Runtime:
         return database, details
 
     def start_background(self) -> None:
+        """Re-arm stored timers (due ones fire at once), then start the scheduler."""
         if not self.scheduler.running:
+            armed = self.timers.start()
             self.scheduler.start()
+            log.info("scheduler started", extra={"pending_timers": armed})
 
     def serve(self, *, host: str = "0.0.0.0", port: int | None = None) -> Any:
         """Create (not run) the web server; call `.run()` on the result to serve."""
@@ -116,8 +121,10 @@ def build(settings: Settings, config: Config, *, clock: Clock = utcnow) -> Runti
     client = make_client(settings.bot_token, settings.api_url)
     _check_token(client)
     gateway = SlackGateway(client)
+    scheduler = BackgroundScheduler(timezone="UTC")
+    timers = Timers(engine=engine, scheduler=scheduler, clock=clock)
     incidents = IncidentService(engine=engine, config=config, slack=gateway, clock=clock)
-    services = Services(config=config, slack=gateway, incidents=incidents)
+    services = Services(config=config, slack=gateway, incidents=incidents, timers=timers)
     executor = TrackingExecutor(LISTENER_THREADS)
     bolt = App(
         client=client,
@@ -128,17 +135,7 @@ def build(settings: Settings, config: Config, *, clock: Clock = utcnow) -> Runti
         request_verification_enabled=not settings.socket_mode,
     )
     register_all(bolt, services)
-    scheduler = BackgroundScheduler(timezone="UTC")
-    runtime = Runtime(
-        settings,
-        config,
-        engine,
-        services,
-        bolt,
-        scheduler,
-        executor,
-        WebApp(None, lambda: (True, {})),
-    )
+    runtime = Runtime(settings, config, engine, services, bolt, scheduler, timers, executor)
     runtime.web = WebApp(None if settings.socket_mode else bolt, runtime.health)
     return runtime
 

@@ -76,3 +76,16 @@ def _send(start_response: StartResponse, status: str, payload: dict[str, Any]) -
 def make_server(app: WebApp, *, host: str, port: int, threads: int = 16) -> Any:
     """A waitress server bound to host:port (port 0 picks a free one)."""
     return create_server(app, host=host, port=port, threads=threads, ident="incidentbot")
+
+
+def run_until_closed(server: Any) -> None:
+    """Serve until `server.close()` is called from another thread.
+
+    waitress's loop sees its listening socket vanish on close and raises
+    EBADF; that is the normal way out here, not an error.
+    """
+    try:
+        server.run()
+    except OSError:
+        if server.socket is not None and server.socket.fileno() != -1:
+            raise

@@ -27,6 +27,7 @@ from sqlmodel import Session, select
 from incidentbot.config import Config, Settings, parse_config
 from incidentbot.runtime import Runtime, build
 from incidentbot.store.models import Incident, TimelineEntry
+from incidentbot.web import run_until_closed
 from tests.slack_requests import SlackSender
 from tests.slack_standin import SlackStandIn
 
@@ -179,7 +180,7 @@ def start_bot(
     runtime = build(settings, config, clock=clock)
     runtime.start_background()
     server = runtime.serve(host="127.0.0.1", port=0)
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=run_until_closed, args=(server,), daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{server.effective_port}"
     sender = SlackSender(f"{url}/slack/events", SIGNING_SECRET, standin)

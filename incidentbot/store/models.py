@@ -43,6 +43,7 @@ class Incident(SQLModel, table=True):
     pending_steps: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     source_key: str | None = Field(default=None, max_length=200, unique=True)
     updated_at: datetime
+    last_update_at: datetime | None = None  # latest stakeholder update
 
     __table_args__ = (Index("ix_incident_status_declared", "status", "declared_at"),)
 
@@ -77,6 +78,8 @@ class TimelineEntry(SQLModel, table=True):
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     dedup_key: str | None = Field(default=None, max_length=200)
     deleted_at: datetime | None = None
+    edited_at: datetime | None = None
+    edited_by: str | None = Field(default=None, max_length=32)
 
     __table_args__ = (
         UniqueConstraint("incident_id", "dedup_key", name="uq_timeline_dedup"),
@@ -98,3 +101,99 @@ class SlackMessage(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("incident_id", "kind", "channel_id", name="uq_slack_message"),
     )
+
+
+class Timer(SQLModel, table=True):
+    """A durable timer: escalation steps, update reminders, role watches.
+
+    The row is the truth; APScheduler only wakes the bot up at `due_at`. A timer
+    fires when a process claims it by setting `fired_at` where it is still NULL,
+    in the same transaction as the work it triggers, so exactly one process does
+    that work, across restarts and replicas.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=40)
+    key: str = Field(max_length=200, unique=True)
+    incident_id: int | None = Field(default=None, foreign_key="incident.id", index=True)
+    due_at: datetime
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    created_at: datetime
+    fired_at: datetime | None = None
+    outcome: str | None = Field(default=None, max_length=20)  # fired | cancelled | skipped
+    claimed_by: str | None = Field(default=None, max_length=80)
+
+    __table_args__ = (Index("ix_timer_pending", "fired_at", "due_at"),)
+
+
+class Escalation(SQLModel, table=True):
+    """One run of an escalation path on an incident."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    path: str = Field(max_length=60)
+    state: str = Field(max_length=20)  # running | acknowledged | exhausted | cancelled
+    cycle: int = 0  # 0 for the first run through the levels, 1.. for repeats
+    level: int = 0  # index of the level paged most recently
+    started_by: str = Field(max_length=32)
+    started_at: datetime
+    next_at: datetime | None = None
+    acknowledged_by: str | None = Field(default=None, max_length=32)
+    acknowledged_at: datetime | None = None
+    ended_at: datetime | None = None
+
+
+class Page(SQLModel, table=True):
+    """One target of one level of an escalation: stored before any DM is sent."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    escalation_id: int = Field(foreign_key="escalation.id", index=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    cycle: int
+    level: int
+    target: str = Field(max_length=200)  # as configured: U…, email, S…, schedule:<name>
+    status: str = Field(max_length=20)  # pending | sent | failed | cancelled
+    deliveries: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    unreachable: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    created_at: datetime
+    claimed_at: datetime | None = None
+    sent_at: datetime | None = None
+    attempts: int = 0
+
+    __table_args__ = (
+        UniqueConstraint("escalation_id", "cycle", "level", "target", name="uq_page_step_target"),
+        Index("ix_page_status", "status", "claimed_at"),
+    )
+
+
+class FollowUp(SQLModel, table=True):
+    """An action item recorded during or after an incident."""
+
+    __tablename__ = "follow_up"
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    owner: str | None = Field(default=None, max_length=32)
+    created_by: str = Field(max_length=32)
+    created_at: datetime
+    done_at: datetime | None = None
+    source_key: str | None = Field(default=None, max_length=200, unique=True)
+
+
+class StatusUpdate(SQLModel, table=True):
+    """A stakeholder status update."""
+
+    __tablename__ = "status_update"
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    status: str = Field(max_length=40)
+    severity: str = Field(max_length=40)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    impact: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    doing: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    next_update_at: datetime | None = None
+    posted_by: str = Field(max_length=32)
+    posted_at: datetime
+    source_key: str | None = Field(default=None, max_length=200, unique=True)

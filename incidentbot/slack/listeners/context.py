@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from incidentbot.config import Config
+from incidentbot.scheduler import Timers
 from incidentbot.services.incidents import IncidentService
 from incidentbot.slack.gateway import SlackGateway
 
@@ -16,6 +17,7 @@ class Services:
     config: Config
     slack: SlackGateway
     incidents: IncidentService
+    timers: Timers
 
 
 def problems_text(problems: Sequence[str]) -> str:
