@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 from sqlmodel import Session, select
 
 from incidentbot.config import Config, Settings, parse_config
@@ -67,14 +67,34 @@ def reset_postgres(url: str) -> None:
     engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database of this test run's own on the test server, dropped at the end.
+
+    Concurrent test runs (several developers, CI) on one server never wipe
+    each other's data this way.
+    """
+    if not PG_URL:
+        pytest.skip("INCIDENTBOT_TEST_POSTGRES_URL not set")
+    name = f"incidentbot_test_{os.getpid()}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'incidentbot.db'}"
-    if not PG_URL:
-        pytest.skip("INCIDENTBOT_TEST_POSTGRES_URL not set")
-    reset_postgres(PG_URL)
-    return PG_URL
+    url = request.getfixturevalue("postgres_url")
+    reset_postgres(url)
+    return url
 
 
 @pytest.fixture
