@@ -10,9 +10,11 @@
   threads, restarts and replicas sharing one PostgreSQL database.
 - Handlers return an optional "after commit" callable for Slack calls, which
   must never run inside a database transaction.
-- `start()` re-arms every pending timer; one that came due while the bot was
-  down fires at once (no misfire grace time drops it). A poll every few seconds
-  picks up timers that another replica created, or whose process died.
+- One APScheduler job wakes the process at the earliest pending `due_at`
+  (re-armed after every wake-up and every new timer), so `start()` after a
+  restart is one query however many timers are pending, and a timer that came
+  due while the bot was down fires at once (no misfire grace time drops it).
+  A poll every few seconds also picks up timers that another replica created.
 
 The clock is injected: a timer is due when `due_at <= clock()`, so tests can
 move time instead of sleeping.
@@ -25,12 +27,13 @@ import os
 import socket
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
-from sqlalchemy import event, update
+from sqlalchemy import event, func, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -45,6 +48,7 @@ Clock = Callable[[], datetime]
 
 POLL_SECONDS = 2.0
 BATCH = 500
+FIRE_THREADS = 8
 
 
 class Timers:
@@ -54,7 +58,11 @@ class Timers:
         self.clock = clock
         self.handlers: dict[str, Handler] = {}
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards _wake_at
+        self._sweep = threading.Lock()
+        self._wake_at: datetime | None = None
+        self._again = False  # a wake-up arrived during a sweep
+        self._pool = ThreadPoolExecutor(max_workers=FIRE_THREADS, thread_name_prefix="timer")
 
     def register(self, kind: str, handler: Handler) -> None:
         self.handlers[kind] = handler
@@ -83,8 +91,7 @@ class Timers:
         )
         session.add(timer)
         session.flush()
-        timer_id, due = int(timer.id or 0), due_at
-        event.listen(session, "after_commit", lambda _s: self._arm(timer_id, due), once=True)
+        event.listen(session, "after_commit", lambda _s: self._arm(due_at), once=True)
         return timer
 
     def cancel(
@@ -139,21 +146,29 @@ class Timers:
         return True
 
     def run_due(self) -> int:
-        """Fire every timer that is due now (poll, start-up, tests)."""
+        """Fire every timer that is due now (wake-up, poll, start-up, tests).
+
+        Due timers fire on a small thread pool, so one slow handler (Slack
+        calls after commit) never holds up the others; a duplicate attempt
+        on the same timer just loses the claim.
+        """
+        with self._sweep:  # one sweep at a time per process
+            return self._sweep_due()
+
+    def _sweep_due(self) -> int:
         fired = 0
-        with self._lock:  # one sweep at a time per process
-            while True:
-                with Session(self.engine) as session:
-                    stmt = (
-                        select(Timer.id)
-                        .where(col(Timer.fired_at).is_(None), col(Timer.due_at) <= self.clock())
-                        .order_by(col(Timer.due_at))
-                        .limit(BATCH)
-                    )
-                    ids = list(session.exec(stmt).all())
-                fired += sum(self._safe_fire(int(i)) for i in ids if i is not None)
-                if len(ids) < BATCH:
-                    return fired
+        while True:
+            with Session(self.engine) as session:
+                stmt = (
+                    select(Timer.id)
+                    .where(col(Timer.fired_at).is_(None), col(Timer.due_at) <= self.clock())
+                    .order_by(col(Timer.due_at))
+                    .limit(BATCH)
+                )
+                ids = [int(i) for i in session.exec(stmt).all() if i is not None]
+            fired += sum(self._pool.map(self._safe_fire, ids))
+            if not ids:
+                return fired
 
     def _safe_fire(self, timer_id: int) -> bool:
         try:
@@ -163,16 +178,23 @@ class Timers:
             return False
 
     # -- arming ---------------------------------------------------------------------
+    # One APScheduler job wakes the process at the earliest pending due time,
+    # rather than one job per timer: re-arming after a restart is one query,
+    # whatever the number of pending timers.
     def start(self) -> int:
-        """Arm every pending timer and the safety-net poll; returns how many were armed."""
+        """Arm the wake-up for the earliest pending timer and the safety-net poll.
+
+        Returns the number of pending timers. Timers already due fire at once.
+        """
         with Session(self.engine) as session:
-            rows = session.exec(
-                select(Timer.id, Timer.due_at).where(col(Timer.fired_at).is_(None))
-            ).all()
-        for timer_id, due_at in rows:
-            self._arm(int(timer_id), due_at)
+            pending = session.exec(
+                select(func.count(), func.min(Timer.due_at)).where(col(Timer.fired_at).is_(None))
+            ).one()
+        count, earliest = int(pending[0] or 0), pending[1]
+        if earliest is not None:
+            self._arm(earliest)
         self.scheduler.add_job(
-            self.run_due,
+            self._wake,
             "interval",
             seconds=POLL_SECONDS,
             id="timers-poll",
@@ -180,18 +202,53 @@ class Timers:
             coalesce=True,
             max_instances=1,
         )
-        return len(rows)
+        return count
 
-    def _arm(self, timer_id: int, due_at: datetime) -> None:
-        """Wake up at `due_at` (as seen by our clock) to fire the timer."""
+    def _arm(self, due_at: datetime) -> None:
+        """Make sure the process wakes up no later than `due_at` (as seen by our clock)."""
+        with self._lock:
+            if self._wake_at is not None and self._wake_at <= due_at:
+                return
+            self._wake_at = due_at
         delay = max((due_at - self.clock()).total_seconds(), 0.0)
-        run_at = datetime.now(UTC) + timedelta(seconds=delay)
         self.scheduler.add_job(
-            self._safe_fire,
-            DateTrigger(run_date=run_at),
-            args=[timer_id],
-            id=f"timer-{timer_id}",
+            self._wake,
+            DateTrigger(run_date=datetime.now(UTC) + timedelta(seconds=delay)),
+            id="timers-wake",
             replace_existing=True,
             misfire_grace_time=None,  # late is better than never
             coalesce=True,
+            # A wake-up re-arms the next one while it still runs; that one must not be
+            # skipped as "already running" (it returns at once if a sweep is on).
+            max_instances=3,
         )
+
+    def _wake(self) -> None:
+        """Fire what is due, then sleep until the next pending timer.
+
+        A wake-up that finds a sweep running only asks it to look again, so
+        wake-ups never queue up behind each other.
+        """
+        with self._lock:
+            self._wake_at = None
+            self._again = True
+        if not self._sweep.acquire(blocking=False):
+            return
+        try:
+            while True:
+                with self._lock:
+                    if not self._again:
+                        break
+                    self._again = False
+                self._sweep_due()
+        finally:
+            self._sweep.release()
+            with Session(self.engine) as session:
+                earliest = session.exec(
+                    select(func.min(Timer.due_at)).where(col(Timer.fired_at).is_(None))
+                ).one()
+            if earliest is not None:
+                self._arm(earliest)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=True)
