@@ -1,0 +1,441 @@
+"""Timeline use cases: log Slack messages, edit or delete entries, record follow-ups.
+
+Same order as every use case (see `services/incidents.py`): check, save with
+a timeline entry in one transaction, then tell Slack and return `problems`.
+
+A logged message keeps its original time (from its Slack `ts`) and is recorded
+once per incident: its entry carries `dedup_key = "msg:<channel>:<ts>"`, and
+the database's unique constraint on (incident, dedup_key) settles every race —
+a shortcut used twice, a reaction added by two people, Slack redelivering an
+event (`X-Slack-Retry-Num`) or two replicas handling it at the same moment.
+
+Edits never rewrite history silently: the entry gets the new text plus
+`edited_at`/`edited_by`, and a `timeline_edit` (or `timeline_delete`) entry
+records who changed what, before and after.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from incidentbot.domain.errors import InvalidChange, NotAllowed, NotFound
+from incidentbot.domain.text import escaped_within, one_line
+from incidentbot.services.incidents import IncidentService
+from incidentbot.services.snapshot import IncidentSnapshot
+from incidentbot.slack import blocks
+from incidentbot.slack.gateway import Failure
+from incidentbot.store import repo
+from incidentbot.store.db import session_scope
+from incidentbot.store.models import FollowUp, TimelineEntry
+
+CONFIRM_REACTION = "white_check_mark"
+AUDIT_KINDS = frozenset({"timeline_edit", "timeline_delete"})
+METADATA_LIMIT = 3000  # Slack's limit on a modal's private_metadata
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedMessage:
+    """A Slack message to log, as the shortcut payload or the API describes it."""
+
+    channel_id: str
+    ts: str
+    author: str
+    text: str
+    files: tuple[tuple[str, str], ...] = ()  # (name, link)
+    complete: bool = True  # False when the text was cut to fit a modal's metadata
+
+    @property
+    def posted_at(self) -> datetime:
+        """The message's own time: Slack's `ts` is seconds.microseconds since the epoch."""
+        seconds, _, fraction = self.ts.partition(".")
+        micro = int((fraction + "000000")[:6]) if fraction.isdigit() else 0
+        return datetime.fromtimestamp(int(seconds), UTC) + timedelta(microseconds=micro)
+
+    @property
+    def dedup_key(self) -> str:
+        return f"msg:{self.channel_id}:{self.ts}"
+
+    def to_metadata(self) -> str:
+        """JSON for a modal's private_metadata (3,000 characters at most).
+
+        A long message is carried cut and marked incomplete: the whole of it is
+        fetched again when the modal is submitted.
+        """
+        encoded = _encode(self)
+        if len(encoded) <= METADATA_LIMIT:
+            return encoded
+        short = replace(self, files=(), complete=False)
+        text = self.text
+        while len(encoded := _encode(replace(short, text=text))) > METADATA_LIMIT:
+            text = text[: max(len(text) - (len(encoded) - METADATA_LIMIT), 0)]
+        return encoded
+
+    @classmethod
+    def from_metadata(cls, raw: str) -> LoggedMessage:
+        data = json.loads(raw)
+        return cls(
+            channel_id=data["c"],
+            ts=data["ts"],
+            author=data["u"],
+            text=data["t"],
+            files=tuple((str(n), str(link)) for n, link in data.get("f", [])),
+            complete=bool(data.get("ok", True)),
+        )
+
+    @classmethod
+    def from_api(cls, channel_id: str, message: dict[str, Any]) -> LoggedMessage:
+        """From a message object as Slack sends it (shortcut payload, history APIs)."""
+        files = [
+            (str(f.get("name") or f.get("title") or "file"), str(f.get("permalink") or ""))
+            for f in message.get("files") or []
+        ]
+        files += [
+            (str(a.get("title") or a.get("fallback") or "attachment"), str(link))
+            for a in message.get("attachments") or []
+            if (link := a.get("title_link") or a.get("from_url") or a.get("original_url"))
+        ]
+        return cls(
+            channel_id=channel_id,
+            ts=str(message["ts"]),
+            author=str(message.get("user") or message.get("bot_id") or ""),
+            text=str(message.get("text") or ""),
+            files=tuple(files),
+        )
+
+
+def _encode(m: LoggedMessage) -> str:
+    data = {"c": m.channel_id, "ts": m.ts, "u": m.author, "t": m.text, "f": m.files}
+    return json.dumps({**data, "ok": m.complete}, ensure_ascii=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Logged:
+    """What logging a message did."""
+
+    incident: IncidentSnapshot
+    entry_id: int | None  # None: the message was already in this incident's timeline
+    confirmed: bool = False  # the ✅ reaction is on the message
+    problems: tuple[str, ...] = ()
+
+    @property
+    def duplicate(self) -> bool:
+        return self.entry_id is None
+
+
+@dataclass(frozen=True, slots=True)
+class Changed:
+    """What an edit, a deletion or a follow-up did."""
+
+    incident: IncidentSnapshot
+    problems: tuple[str, ...] = ()
+    created: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineView:
+    """Everything the timeline messages show to one viewer."""
+
+    incident: IncidentSnapshot
+    entries: Sequence[TimelineEntry]
+    follow_ups: Sequence[FollowUp]
+    viewer: str
+    can_edit_all: bool = False
+    hidden: int = 0  # deleted entries, not shown
+
+    def may_edit(self, entry: TimelineEntry) -> bool:
+        return entry.kind not in AUDIT_KINDS and (
+            self.can_edit_all or self.viewer in _owners(entry)
+        )
+
+
+class TimelineService:
+    def __init__(self, *, incidents: IncidentService) -> None:
+        self.incidents = incidents
+        self.engine = incidents.engine
+        self.config = incidents.config
+        self.slack = incidents.slack
+        self.clock = incidents.clock
+
+    # -- where a message goes ----------------------------------------------------------
+    def incident_for_channel(self, channel_id: str) -> int | None:
+        with Session(self.engine) as session:
+            incident = repo.incident_by_channel(session, channel_id=channel_id)
+            return incident.id if incident else None
+
+    def open_incidents_to_log_into(self) -> list[IncidentSnapshot]:
+        """The incidents a message from elsewhere can go to; refuses when there are none."""
+        found = self.incidents.list_open()
+        if not found:
+            raise InvalidChange(
+                "There is no open incident to add this message to. "
+                "Declare one with `/incident declare <title>`."
+            )
+        return found
+
+    # -- logging -------------------------------------------------------------------------
+    def log_message(
+        self, number: int, message: LoggedMessage, *, actor: str, source: str
+    ) -> Logged:
+        """Record `message` in the timeline of `number` at its original time, once."""
+        snapshot = self.incidents.get(number)  # NotFound for a stale modal
+        if self._already_logged(number, message):
+            return Logged(snapshot, None)
+        message = self._complete(message)
+        permalink = self._permalink(message)
+        with session_scope(self.engine) as session:
+            entry = repo.add_entry(
+                session,
+                incident_id=number,
+                kind="message",
+                actor=actor,
+                text=message.text,
+                at=message.posted_at,
+                recorded_at=self.clock(),
+                source=source,
+                dedup_key=message.dedup_key,
+                data={
+                    "author": message.author,
+                    "channel": message.channel_id,
+                    "ts": message.ts,
+                    "permalink": permalink,
+                    "files": [list(f) for f in message.files],
+                    "complete": message.complete,
+                },
+            )
+            entry_id = entry.id if entry else None
+        if entry_id is None:
+            return Logged(snapshot, None)
+        reacted = self.slack.try_call(
+            "reactions.add", channel=message.channel_id, timestamp=message.ts, name=CONFIRM_REACTION
+        )
+        confirmed = not isinstance(reacted, Failure) or reacted.error == "already_reacted"
+        return Logged(snapshot, entry_id, confirmed)
+
+    def capture_reaction(
+        self,
+        *,
+        reaction: str,
+        item_type: str,
+        channel_id: str,
+        ts: str,
+        user: str,
+        item_user: str | None,
+    ) -> Logged | None:
+        """A reaction was added; log the message when it is the configured one in an incident."""
+        if reaction != self.config.timeline.reaction or item_type != "message":
+            return None
+        if user == self.slack.bot_user_id:
+            return None
+        number = self.incident_for_channel(channel_id)
+        if number is None:
+            return None  # reactions elsewhere are none of our business
+        placeholder = LoggedMessage(channel_id, ts, item_user or "", "", complete=False)
+        return self.log_message(number, placeholder, actor=user, source="reaction")
+
+    def _already_logged(self, number: int, message: LoggedMessage) -> bool:
+        """A cheap check that spares Slack calls for retries; the constraint decides races."""
+        with Session(self.engine) as session:
+            stmt = select(TimelineEntry.id).where(
+                TimelineEntry.incident_id == number, TimelineEntry.dedup_key == message.dedup_key
+            )
+            return session.exec(stmt).first() is not None
+
+    def _complete(self, message: LoggedMessage) -> LoggedMessage:
+        """Fetch the full message when we only carry part of it (or nothing, for reactions)."""
+        if message.complete:
+            return message
+        found = self.slack.try_call(
+            "conversations.replies",
+            channel=message.channel_id,
+            ts=message.ts,
+            oldest=message.ts,
+            latest=message.ts,
+            inclusive=True,
+        )
+        if isinstance(found, Failure):
+            return message  # keep what we have: the permalink still leads to it
+        for item in found.get("messages", []):
+            if item.get("ts") == message.ts:
+                return LoggedMessage.from_api(message.channel_id, item)
+        return message
+
+    def _permalink(self, message: LoggedMessage) -> str | None:
+        result = self.slack.try_call(
+            "chat.getPermalink", channel=message.channel_id, message_ts=message.ts
+        )
+        return None if isinstance(result, Failure) else str(result["permalink"])
+
+    # -- viewing and editing -------------------------------------------------------------
+    def view(self, number: int, viewer: str) -> TimelineView:
+        snapshot, entries = self.incidents.timeline(number)
+        with Session(self.engine) as session:
+            follow_ups = list(_follow_ups(session, number))
+            hidden = len(repo.timeline(session, incident_id=number, include_deleted=True))
+        try:
+            self.incidents.auth.check("timeline_edit", snapshot, viewer)
+            can_edit_all = True
+        except NotAllowed:
+            can_edit_all = False
+        return TimelineView(
+            snapshot, entries, follow_ups, viewer, can_edit_all, hidden - len(entries)
+        )
+
+    def entry_for_change(self, entry_id: int, actor: str) -> tuple[IncidentSnapshot, TimelineEntry]:
+        """The entry `actor` wants to edit or delete, once they are allowed to."""
+        with Session(self.engine) as session:
+            entry = session.get(TimelineEntry, entry_id)
+        if entry is None or entry.deleted_at is not None:
+            raise NotFound("That timeline entry no longer exists.")
+        if entry.kind in AUDIT_KINDS:
+            raise InvalidChange("The record of an edit cannot itself be changed.")
+        snapshot = self.incidents.get(entry.incident_id)
+        if actor not in _owners(entry):
+            self.incidents.auth.check("timeline_edit", snapshot, actor)
+        return snapshot, entry
+
+    def edit_entry(self, entry_id: int, text: str, *, actor: str) -> Changed:
+        text = text.strip()
+        if not text:
+            raise InvalidChange("The entry needs some text; delete it instead.")
+        snapshot, entry = self.entry_for_change(entry_id, actor)
+        if text == entry.text:
+            return Changed(snapshot, created=False)
+        now = self.clock()
+        with session_scope(self.engine) as session:
+            stored = _entry_locked(session, entry_id)
+            before = stored.text
+            stored.text, stored.edited_at, stored.edited_by = text, now, actor
+            original = (stored.data or {}).get("original_text", before)
+            stored.data = {**(stored.data or {}), "original_text": original}
+            session.add(stored)
+            repo.add_entry(
+                session,
+                incident_id=stored.incident_id,
+                kind="timeline_edit",
+                actor=actor,
+                at=now,
+                text=f"Edited the {stored.kind} entry of {_hhmm(stored.at)}: “{before}” → “{text}”",
+                data={"entry_id": entry_id, "before": before, "after": text},
+            )
+        notice = (
+            f":pencil2: <@{actor}> edited the {entry.kind} entry of {blocks.when(entry.at)} "
+            f"in the timeline: {escaped_within(one_line(text), 2500)}"
+        )
+        return Changed(snapshot, self._notify(snapshot, notice))
+
+    def delete_entry(self, entry_id: int, *, actor: str) -> Changed:
+        snapshot, entry = self.entry_for_change(entry_id, actor)
+        now = self.clock()
+        with session_scope(self.engine) as session:
+            stored = _entry_locked(session, entry_id)
+            stored.deleted_at, stored.edited_by = now, actor
+            session.add(stored)
+            repo.add_entry(
+                session,
+                incident_id=stored.incident_id,
+                kind="timeline_delete",
+                actor=actor,
+                at=now,
+                text=f"Deleted the {stored.kind} entry of {_hhmm(stored.at)}: “{stored.text}”",
+                data={"entry_id": entry_id, "before": stored.text},
+            )
+        notice = (
+            f":wastebasket: <@{actor}> deleted the {entry.kind} entry of "
+            f"{blocks.when(entry.at)} from the timeline."
+        )
+        return Changed(snapshot, self._notify(snapshot, notice))
+
+    # -- follow-ups ----------------------------------------------------------------------
+    def add_follow_up(
+        self,
+        number: int,
+        text: str,
+        *,
+        actor: str,
+        owner: str | None = None,
+        source_key: str | None = None,
+    ) -> Changed:
+        """Record an action item (anyone may), with a timeline entry, then say so."""
+        text = text.strip()
+        if not text:
+            raise InvalidChange("The follow-up needs some text.")
+        now = self.clock()
+        self.incidents.get(number)  # NotFound for a stale modal
+        with session_scope(self.engine) as session:
+            item = FollowUp(
+                incident_id=number,
+                text=text,
+                owner=owner,
+                created_by=actor,
+                created_at=now,
+                source_key=source_key,
+            )
+            if not _insert(session, item):
+                return Changed(self.incidents.get(number), created=False)  # a repeated submit
+            repo.add_entry(
+                session,
+                incident_id=number,
+                kind="followup",
+                actor=actor,
+                at=now,
+                text=text,
+                data={"follow_up_id": item.id, "owner": owner},
+            )
+        snapshot = self.incidents.get(number)
+        whose = f" (owner <@{owner}>)" if owner else ""
+        notice = (
+            f":clipboard: <@{actor}> recorded a follow-up{whose}: "
+            f"{escaped_within(one_line(text), 2500)}"
+        )
+        return Changed(snapshot, self._notify(snapshot, notice))
+
+    def _notify(self, snapshot: IncidentSnapshot, text: str) -> tuple[str, ...]:
+        if not snapshot.channel_id:
+            return ()
+        message, notice_blocks = blocks.notice(text)
+        posted = self.slack.post(snapshot.channel_id, text=message, blocks=notice_blocks)
+        return (posted.describe(),) if isinstance(posted, Failure) else ()
+
+
+def _owners(entry: TimelineEntry) -> set[str]:
+    """Who may change an entry besides the IC, Scribe and admins: whoever made it."""
+    return {entry.actor, str((entry.data or {}).get("author") or "")} - {""}
+
+
+def _entry_locked(session: Session, entry_id: int) -> TimelineEntry:
+    stmt = select(TimelineEntry).where(TimelineEntry.id == entry_id).with_for_update()
+    entry = session.exec(stmt).first()
+    if entry is None or entry.deleted_at is not None:
+        raise NotFound("That timeline entry no longer exists.")
+    return entry
+
+
+def _follow_ups(session: Session, number: int) -> Sequence[FollowUp]:
+    stmt = (
+        select(FollowUp)
+        .where(FollowUp.incident_id == number)
+        .order_by(col(FollowUp.created_at), col(FollowUp.id))
+    )
+    return session.exec(stmt).all()
+
+
+def _insert(session: Session, row: FollowUp) -> bool:
+    """Insert `row`; False when its source_key was already used (a repeated submission)."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+def _hhmm(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%H:%M UTC")

@@ -1,0 +1,179 @@
+"""Timeline capture and reports: the message shortcut, the reaction, the ⋯ menu of
+timeline entries, the follow-up form, and the `/incident timeline | followup |
+postmortem | stats` handlers (wired into `commands.HANDLERS`).
+
+Interactive listeners ack first; the reaction listener is an Events API
+listener, which Bolt acknowledges by itself. Slack may deliver an event again
+(`X-Slack-Retry-Num`); the timeline service records a message once whatever
+the number of deliveries.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+
+from incidentbot.services.timeline import Changed, LoggedMessage
+from incidentbot.slack import ids
+from incidentbot.slack import timeline_blocks as tb
+from incidentbot.slack.listeners.context import Services, problems_text, tell
+from incidentbot.slack.listeners.errors import guarded
+from incidentbot.slack.listeners.views import _values
+
+if TYPE_CHECKING:
+    from incidentbot.slack.listeners.commands import Invocation
+
+ENTRY_MENU = re.compile(rf"^{re.escape(ids.ENTRY_MENU)}\d+$")
+
+
+def register(app: App, services: Services) -> None:
+    @app.message_shortcut(ids.LOG_MESSAGE)
+    @guarded(services)
+    def log_message(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        message = LoggedMessage.from_api(body["channel"]["id"], body["message"])
+        number = services.timeline.incident_for_channel(message.channel_id)
+        if number is None:  # not an incident channel: ask which incident
+            incidents = services.timeline.open_incidents_to_log_into()
+            view = tb.pick_incident_modal(incidents, message)
+            client.views_open(trigger_id=body["trigger_id"], view=view)
+            return
+        result = services.timeline.log_message(
+            number, message, actor=body["user"]["id"], source="shortcut"
+        )
+        tell(services, body, tb.logged_text(result), respond)
+
+    @app.view(ids.LOG_MESSAGE_VIEW)
+    @guarded(services)
+    def log_message_into(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        ack()
+        message = LoggedMessage.from_metadata(view["private_metadata"])
+        user_id = body["user"]["id"]
+        number = int(_values(view)[ids.PICK_INCIDENT])
+        result = services.timeline.log_message(number, message, actor=user_id, source="shortcut")
+        where = {"user": {"id": user_id}, "channel": {"id": message.channel_id}}
+        tell(services, where, tb.logged_text(result))
+
+    @app.event("reaction_added")
+    @guarded(services)
+    def reaction_added(event: dict[str, Any]) -> None:
+        item = event.get("item") or {}
+        result = services.timeline.capture_reaction(
+            reaction=str(event.get("reaction") or ""),
+            item_type=str(item.get("type") or ""),
+            channel_id=str(item.get("channel") or ""),
+            ts=str(item.get("ts") or ""),
+            user=str(event.get("user") or ""),
+            item_user=event.get("item_user"),
+        )
+        if result is not None and not result.duplicate and not result.confirmed:
+            # No ✅ on the message (e.g. a Slack error): say it privately instead.
+            services.slack.ephemeral(item["channel"], event["user"], tb.logged_text(result))
+
+    @app.action(ENTRY_MENU)
+    @guarded(services)
+    def entry_menu(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
+        ack()
+        verb, _, entry_id = action["selected_option"]["value"].partition(":")
+        snapshot, entry = services.timeline.entry_for_change(int(entry_id), body["user"]["id"])
+        modal = tb.edit_entry_modal if verb == "edit" else tb.delete_entry_modal
+        client.views_open(trigger_id=body["trigger_id"], view=modal(snapshot, entry))
+
+    @app.view(ids.EDIT_ENTRY_VIEW)
+    @guarded(services)
+    def edit_entry(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        text = (_values(view).get(ids.ENTRY_TEXT) or "").strip()
+        if not text:
+            ack(response_action="errors", errors={ids.ENTRY_TEXT: "Give the entry some text."})
+            return
+        ack()
+        user_id = body["user"]["id"]
+        changed = services.timeline.edit_entry(int(view["private_metadata"]), text, actor=user_id)
+        _report(services, user_id, changed)
+
+    @app.view(ids.DELETE_ENTRY_VIEW)
+    @guarded(services)
+    def delete_entry(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        ack()
+        user_id = body["user"]["id"]
+        changed = services.timeline.delete_entry(int(view["private_metadata"]), actor=user_id)
+        _report(services, user_id, changed)
+
+    @app.action(ids.OPEN_FOLLOW_UP)
+    @guarded(services)
+    def open_follow_up(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+    ) -> None:
+        ack()
+        snapshot = services.incidents.get(int(action["value"]))
+        client.views_open(trigger_id=body["trigger_id"], view=tb.follow_up_modal(snapshot))
+
+    @app.view(ids.FOLLOW_UP_VIEW)
+    @guarded(services)
+    def add_follow_up(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        values = _values(view)
+        text = (values.get(ids.FOLLOW_UP_TEXT) or "").strip()
+        if not text:
+            ack(response_action="errors", errors={ids.FOLLOW_UP_TEXT: "Say what should be done."})
+            return
+        ack()
+        user_id = body["user"]["id"]
+        changed = services.timeline.add_follow_up(
+            int(view["private_metadata"]),
+            text,
+            actor=user_id,
+            owner=values.get(ids.FOLLOW_UP_OWNER),
+            source_key=f"view:{view['id']}",  # a double submission records it once
+        )
+        _report(services, user_id, changed)
+
+
+def _report(services: Services, user_id: str, changed: Changed) -> None:
+    if changed.problems:
+        body = {"user": {"id": user_id}, "channel": {"id": changed.incident.channel_id}}
+        tell(services, body, problems_text(changed.problems))
+
+
+# -- `/incident` subcommands (see commands.HANDLERS) -----------------------------------
+def _reply(call: Invocation, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
+    call.respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
+
+
+def _number(call: Invocation) -> int:
+    assert call.number is not None  # incident-scoped subcommands always have one
+    return call.number
+
+
+def show_timeline(services: Services, call: Invocation) -> None:
+    view = services.timeline.view(_number(call), call.user_id)
+    # Ephemeral messages, not the response_url: Slack allows only 5 uses of one.
+    for text, page in tb.timeline_messages(view):
+        services.slack.ephemeral(call.channel_id, call.user_id, text, page)
+
+
+def followup(services: Services, call: Invocation) -> None:
+    changed = services.timeline.add_follow_up(_number(call), call.command.text, actor=call.user_id)
+    if changed.problems:
+        _reply(call, problems_text(changed.problems))
+
+
+def postmortem(services: Services, call: Invocation) -> None:
+    uploaded = services.reports.upload_postmortem(_number(call), actor=call.user_id)
+    if uploaded.problems:
+        failed = "\n".join(f"• {p}" for p in uploaded.problems)
+        _reply(
+            call,
+            f":warning: The postmortem could not be uploaded:\n{failed}\n"
+            f"Try again, or print it with `python -m incidentbot postmortem {uploaded.number}`.",
+        )
+
+
+def stats(services: Services, call: Invocation) -> None:
+    figures = services.reports.stats(int(call.command.extra["days"]))
+    text, blocks = tb.stats_message(figures, services.config)
+    _reply(call, text, blocks)

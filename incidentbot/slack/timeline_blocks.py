@@ -1,0 +1,277 @@
+"""Block Kit builders for the timeline, follow-ups, postmortem and stats. Pure functions.
+
+Timeline texts are stored as Slack sent them (`<@U123>`, `<https://…|label>`,
+`&lt;`) or as people typed them. `slack_safe` keeps what is harmless (user and
+channel mentions, web links) and turns everything else into literal text, so
+a logged message saying `<!channel>` shows "@channel" and notifies nobody.
+Limits respected here: 50 blocks and about 12,000 characters a message, 3,000
+a section, 24 a modal title, 75 an option, 5 options an overflow menu.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from incidentbot.config import Config
+from incidentbot.domain.metrics import Durations, Figures, Stats
+from incidentbot.domain.text import ELLIPSIS, chunk_lines, escape, escaped_within, one_line
+from incidentbot.durations import format_duration
+from incidentbot.services.snapshot import IncidentSnapshot
+from incidentbot.services.timeline import Logged, LoggedMessage, TimelineView
+from incidentbot.slack import ids
+from incidentbot.slack.blocks import (
+    MAX_BLOCKS,
+    MESSAGE_CHARS,
+    Blocks,
+    _input,
+    _modal,
+    button,
+    context,
+    section,
+    severity_badge,
+    user,
+    when,
+)
+from incidentbot.store.models import FollowUp, TimelineEntry
+
+_TOKEN = re.compile(r"<([^<>]*)>")
+_MENTION = re.compile(r"^(@[UW][A-Z0-9]+|#[CG][A-Z0-9]+)(\|[^|]*)?$")
+_LINK = re.compile(r"^(https?://|mailto:)[^\s|]+(\|.*)?$", re.IGNORECASE)
+_URL = re.compile(r"^https?://[^\s<>|]+$", re.IGNORECASE)
+_ENTRY_TEXT = 2000  # of a timeline entry's text in one section (3,000 with the rest)
+
+
+# -- safe text ----------------------------------------------------------------------
+def _unescape(text: str) -> str:
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _safe_token(inner: str) -> str:
+    if _MENTION.match(inner) or _LINK.match(inner):
+        return f"<{inner}>"
+    if inner.startswith("!"):  # <!here>, <!subteam^S1|@sre>, <!date^…|fallback>
+        body, _, caption = inner[1:].partition("|")
+        special = body.split("^", 1)[0]
+        if special in ("here", "channel", "everyone"):
+            return f"@{special}"  # plain text: without link_names it notifies nobody
+        return escape(_unescape(caption or special))
+    return escape(_unescape(f"<{inner}>"))
+
+
+def slack_safe(text: str, limit: int = _ENTRY_TEXT) -> str:
+    """Stored text as mrkdwn that shows it literally and never mentions a crowd."""
+    parts, last = [], 0
+    for match in _TOKEN.finditer(text):
+        parts.append(escape(_unescape(text[last : match.start()])))
+        parts.append(_safe_token(match.group(1)))
+        last = match.end()
+    parts.append(escape(_unescape(text[last:])))
+    out = "".join(parts)
+    if len(out) <= limit:
+        return out
+    cut = out[: limit - 1]
+    # Never leave half a mention, link or entity behind.
+    if cut.rfind("<") > cut.rfind(">"):
+        cut = cut[: cut.rfind("<")]
+    if cut.rfind("&") > cut.rfind(";"):
+        cut = cut[: cut.rfind("&")]
+    return cut + ELLIPSIS
+
+
+# -- the timeline -------------------------------------------------------------------
+def entry_line(entry: TimelineEntry) -> str:
+    """One entry: time (the viewer's timezone), kind, who, what, and where it came from."""
+    data = entry.data or {}
+    who = user(entry.actor) if entry.actor else "incidentbot"
+    if entry.kind == "message" and data.get("author"):
+        who = f"{user(data['author'])} (logged by {who})"
+    text = slack_safe(one_line(entry.text)) or "_(no text)_"
+    extras = []
+    if _URL.match(str(data.get("permalink") or "")):
+        extras.append(f"<{data['permalink']}|original message>")
+    for name, link in (data.get("files") or [])[:5]:
+        shown = escaped_within(one_line(str(name)), 80)
+        extras.append(f"<{link}|{shown}>" if _URL.match(str(link)) else shown)
+    if entry.edited_at:
+        extras.append(f"_edited by {user(entry.edited_by)}_")
+    tail = f" · {' · '.join(extras)}" if extras else ""
+    stamp = when(entry.at, "{date_num} {time_secs}")
+    return f"{stamp} · *{escape(entry.kind)}* · {who}: {text}{tail}"
+
+
+def _entry_block(view: TimelineView, entry: TimelineEntry) -> dict[str, Any]:
+    block = section(entry_line(entry))
+    if view.may_edit(entry) and entry.id is not None:
+        block["accessory"] = {
+            "type": "overflow",
+            "action_id": f"{ids.ENTRY_MENU}{entry.id}",
+            "options": [
+                {"text": {"type": "plain_text", "text": "Edit"}, "value": f"edit:{entry.id}"},
+                {"text": {"type": "plain_text", "text": "Delete"}, "value": f"delete:{entry.id}"},
+            ],
+        }
+    return block
+
+
+def follow_up_lines(items: Sequence[FollowUp]) -> list[str]:
+    return [
+        f"• {escaped_within(one_line(f.text), 1500)} · "
+        f"{'owner ' + user(f.owner) if f.owner else '_no owner_'} · added by {user(f.created_by)}"
+        + (" · _done_" if f.done_at else "")
+        for f in items
+    ]
+
+
+def _tail(view: TimelineView) -> Blocks:
+    """Follow-ups, a hint and the buttons after the last entry."""
+    out: Blocks = [section(f"*Follow-ups ({len(view.follow_ups)})*")]
+    lines = follow_up_lines(view.follow_ups) or ["_None yet._"]
+    out += [section(chunk) for chunk in chunk_lines(lines, 2900)]
+    notes = ["Times are in your timezone; logged messages appear at the time they were posted."]
+    if any(view.may_edit(e) for e in view.entries):
+        notes.append("Use ⋯ on an entry to edit or delete it; changes are recorded.")
+    if view.hidden:
+        notes.append(
+            f"{view.hidden} deleted entr{'y is' if view.hidden == 1 else 'ies are'} hidden."
+        )
+    out.append(context(" ".join(notes)))
+    value = str(view.incident.number)
+    out.append(
+        {
+            "type": "actions",
+            "block_id": "timeline_actions",
+            "elements": [button("Add follow-up", ids.OPEN_FOLLOW_UP, value)],
+        }
+    )
+    return out
+
+
+def timeline_messages(view: TimelineView) -> list[tuple[str, Blocks]]:
+    """The timeline, oldest first, in as many ephemeral messages as Slack's limits need."""
+    items = [_entry_block(view, e) for e in view.entries]
+    if not items:
+        items = [section("_Nothing recorded yet._")]
+    pages: list[Blocks] = [[]]
+    for block in [*items, *_tail(view)]:
+        page = pages[-1]
+        size = sum(len(str(b)) for b in page) + len(str(block))
+        if page and (len(page) >= MAX_BLOCKS - 1 or size > MESSAGE_CHARS):
+            pages.append(page := [])
+        page.append(block)
+    label = view.incident.label
+    out = []
+    for number, page in enumerate(pages, start=1):
+        title = f"Timeline of {label}" + (f" ({number}/{len(pages)})" if len(pages) > 1 else "")
+        out.append((title, [section(f"*{title}*"), *page]))
+    return out
+
+
+# -- modals ---------------------------------------------------------------------------
+def _entry_preview(entry: TimelineEntry) -> dict[str, Any]:
+    return section(entry_line(entry))
+
+
+def edit_entry_modal(s: IncidentSnapshot, entry: TimelineEntry) -> dict[str, Any]:
+    element = {
+        "type": "plain_text_input",
+        "multiline": True,
+        "max_length": 3000,
+        "initial_value": entry.text[:3000],
+    }
+    blocks = [
+        context(f"Editing an entry of the timeline of *{s.label}*. The change is recorded."),
+        _entry_preview(entry),
+        _input(ids.ENTRY_TEXT, "Text", element),
+    ]
+    return _modal(ids.EDIT_ENTRY_VIEW, "Edit timeline entry", "Save", blocks, str(entry.id))
+
+
+def delete_entry_modal(s: IncidentSnapshot, entry: TimelineEntry) -> dict[str, Any]:
+    blocks = [
+        section(f"Delete this entry from the timeline of *{s.label}*? The deletion is recorded."),
+        _entry_preview(entry),
+    ]
+    return _modal(ids.DELETE_ENTRY_VIEW, "Delete timeline entry", "Delete", blocks, str(entry.id))
+
+
+def follow_up_modal(s: IncidentSnapshot) -> dict[str, Any]:
+    blocks = [
+        context(f"A follow-up action item for *{s.label}*; it goes into the postmortem."),
+        _input(
+            ids.FOLLOW_UP_TEXT,
+            "What should be done?",
+            {"type": "plain_text_input", "multiline": True, "max_length": 2900},
+        ),
+        _input(ids.FOLLOW_UP_OWNER, "Owner", {"type": "users_select"}, optional=True),
+    ]
+    return _modal(ids.FOLLOW_UP_VIEW, "Add a follow-up", "Add", blocks, str(s.number))
+
+
+def pick_incident_modal(
+    incidents: Sequence[IncidentSnapshot], message: LoggedMessage
+) -> dict[str, Any]:
+    """Choose the open incident a message from another channel goes to."""
+    options = [
+        {
+            "text": {
+                "type": "plain_text",
+                "text": escaped_within(
+                    f"{s.label} · {s.severity.upper()} · {one_line(s.title)}", 75
+                ),
+            },
+            "value": str(s.number),
+        }
+        for s in incidents[:100]
+    ]
+    quoted = slack_safe(one_line(message.text), 500) or "_(no text)_"
+    blocks = [
+        section(f"Message from {user(message.author or None)}:\n>{quoted}"),
+        _input(
+            ids.PICK_INCIDENT,
+            "Incident",
+            {"type": "static_select", "options": options, "initial_option": options[0]},
+        ),
+    ]
+    return _modal(ids.LOG_MESSAGE_VIEW, "Add to timeline", "Add", blocks, message.to_metadata())
+
+
+# -- replies --------------------------------------------------------------------------
+def logged_text(result: Logged) -> str:
+    s = result.incident
+    where = f" (<#{s.channel_id}>)" if s.channel_id else ""
+    if result.duplicate:
+        return f":information_source: This message is already in the timeline of *{s.label}*."
+    return f":white_check_mark: Added to the timeline of *{s.label}*{where}."
+
+
+def _durations(name: str, d: Durations) -> str:
+    if not d.count or d.mean is None or d.median is None:
+        return f"{name} —"
+    return f"{name} {format_duration(d.mean)} mean, {format_duration(d.median)} median ({d.count})"
+
+
+def _figures_line(config: Config, f: Figures) -> str:
+    name = "*All severities*" if f.label == "all" else f"*{severity_badge(config, f.label)}*"
+    return (
+        f"{name}: {f.incidents} incident{'s' if f.incidents != 1 else ''} ({f.open} open) · "
+        f"{_durations('MTTA', f.mtta)} · {_durations('MTTR', f.mttr)}"
+    )
+
+
+def stats_message(stats: Stats, config: Config) -> tuple[str, Blocks]:
+    text = f"Incidents in the last {stats.days} days: {stats.total.incidents}"
+    lines = [_figures_line(config, f) for f in stats.by_severity]
+    body: Blocks = [
+        section(f"*Incidents declared in the last {stats.days} days* (since {when(stats.since)})"),
+        *(section(chunk) for chunk in chunk_lines(lines, 2900)[: MAX_BLOCKS - 5]),
+        section(_figures_line(config, stats.total)),
+        section(f"*Open now:* {stats.open_now} (declared at any time)"),
+        context(
+            "*MTTA*: time from declared to acknowledged (first page acknowledgement or the "
+            "Incident Commander's first action). *MTTR*: time from declared to resolved. "
+            "Each is taken over the incidents that got there; (n) says how many."
+        ),
+    ]
+    return text, body
