@@ -27,6 +27,8 @@ class IncidentSnapshot:
     acknowledged_at: datetime | None = None
     mitigated_at: datetime | None = None
     final_status: str = "resolved"
+    last_update_at: datetime | None = None  # latest stakeholder update (shown on the card)
+    last_update_text: str = ""
 
     @property
     def label(self) -> str:

@@ -1,0 +1,175 @@
+"""The App Home tab, and who may see a private incident's details.
+
+`Visibility` answers "is this person a member of that private incident?" for
+`/incident list` and the Home tab: the declarer and role holders are members
+without asking Slack; anyone else is looked up with `conversations.members`,
+cached briefly because Home is opened often. When Slack cannot answer, the
+details stay hidden (fail closed).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from incidentbot.config import Config
+from incidentbot.services.incidents import IncidentService
+from incidentbot.services.snapshot import IncidentSnapshot
+from incidentbot.slack import update_blocks
+from incidentbot.slack.gateway import Failure, SlackGateway
+from incidentbot.store.models import Escalation, Incident, Page
+
+Clock = Callable[[], datetime]
+
+MEMBERS_CACHE_SECONDS = 60.0
+RECENTLY_RESOLVED = timedelta(days=7)
+RESOLVED_SHOWN = 10
+
+
+class Visibility:
+    """Membership of private incident channels, cached for `MEMBERS_CACHE_SECONDS`."""
+
+    def __init__(self, slack: SlackGateway) -> None:
+        self.slack = slack
+        self._lock = threading.Lock()
+        self._members: dict[str, tuple[float, frozenset[str]]] = {}
+
+    def can_see(self, s: IncidentSnapshot, user_id: str) -> bool:
+        if not s.private or user_id == s.declared_by or user_id in s.roles.values():
+            return True
+        return s.channel_id is not None and user_id in self._channel_members(s.channel_id)
+
+    def redacted(self, s: IncidentSnapshot) -> IncidentSnapshot:
+        """What a non-member may know of a private incident (as its card shows)."""
+        return replace(s, title=":lock: private incident", description="", channel_id=None)
+
+    def _channel_members(self, channel_id: str) -> frozenset[str]:
+        with self._lock:
+            cached = self._members.get(channel_id)
+        if cached and time.monotonic() - cached[0] < MEMBERS_CACHE_SECONDS:
+            return cached[1]
+        members: set[str] = set()
+        cursor = None
+        while True:
+            page = self.slack.try_call(
+                "conversations.members", channel=channel_id, limit=1000, cursor=cursor
+            )
+            if isinstance(page, Failure):
+                return frozenset()  # not cached: the next look may succeed
+            members.update(str(m) for m in page.get("members", []))
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+        with self._lock:
+            self._members[channel_id] = (time.monotonic(), frozenset(members))
+        return frozenset(members)
+
+
+@dataclass(frozen=True, slots=True)
+class PageLine:
+    """A page of a running escalation waiting for the viewer."""
+
+    number: int
+    path: str
+    level: int
+    paged_at: datetime
+    channel_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class HomeData:
+    """Everything the Home tab shows one person; `bool` = may see the details."""
+
+    open: Sequence[tuple[IncidentSnapshot, bool]] = ()
+    roles: Sequence[tuple[IncidentSnapshot, str]] = ()
+    pages: Sequence[PageLine] = ()
+    resolved: Sequence[tuple[IncidentSnapshot, bool]] = ()
+
+
+class HomeService:
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        config: Config,
+        slack: SlackGateway,
+        incidents: IncidentService,
+        clock: Clock,
+    ) -> None:
+        self.engine = engine
+        self.config = config
+        self.slack = slack
+        self.incidents = incidents
+        self.clock = clock
+        self.visibility = Visibility(slack)
+
+    def for_viewer(
+        self, incidents: Sequence[IncidentSnapshot], user_id: str
+    ) -> list[IncidentSnapshot]:
+        """Incidents as `user_id` may see them: private ones redacted for non-members."""
+        see = self.visibility
+        return [s if see.can_see(s, user_id) else see.redacted(s) for s in incidents]
+
+    def data_for(self, user_id: str) -> HomeData:
+        open_ = self.incidents.list_open()
+        return HomeData(
+            open=[(s, self.visibility.can_see(s, user_id)) for s in open_],
+            roles=[(s, role) for s in open_ for role, who in s.roles.items() if who == user_id],
+            pages=self._pages(user_id),
+            resolved=[(s, self.visibility.can_see(s, user_id)) for s in self._recently_resolved()],
+        )
+
+    def publish(self, user_id: str) -> Failure | None:
+        """Render and publish the Home tab of `user_id`."""
+        view = update_blocks.home_view(self.data_for(user_id), self.config, now=self.clock())
+        result = self.slack.try_call("views.publish", user_id=user_id, view=view)
+        return result if isinstance(result, Failure) else None
+
+    def _recently_resolved(self) -> list[IncidentSnapshot]:
+        since = self.clock() - RECENTLY_RESOLVED
+        with Session(self.engine) as session:
+            stmt = (
+                select(Incident.id)
+                .where(
+                    Incident.status == self.config.final_status,
+                    col(Incident.resolved_at) >= since,
+                )
+                .order_by(col(Incident.resolved_at).desc())
+                .limit(RESOLVED_SHOWN)
+            )
+            numbers = [int(n) for n in session.exec(stmt).all() if n is not None]
+        return [self.incidents.get(n) for n in numbers]
+
+    def _pages(self, user_id: str) -> list[PageLine]:
+        """Pages of running escalations addressed to `user_id` (directly or as delivered)."""
+        with Session(self.engine) as session:
+            stmt = (
+                select(Page, Escalation, Incident)
+                .where(
+                    Page.escalation_id == Escalation.id,
+                    Page.incident_id == Incident.id,
+                    Escalation.state == "running",
+                    col(Page.status).in_(("pending", "sent")),
+                )
+                .order_by(col(Page.created_at).desc())
+                .limit(200)
+            )
+            rows = session.exec(stmt).all()
+        return [
+            PageLine(
+                number=int(incident.id or 0),
+                path=escalation.path,
+                level=page.level,
+                paged_at=page.sent_at or page.created_at,
+                channel_id=incident.channel_id,
+            )
+            for page, escalation, incident in rows
+            if page.target == user_id
+            or any(d.get("user") == user_id for d in page.deliveries or [])
+        ]
