@@ -1,4 +1,5 @@
-"""The HTTP server: `POST /slack/events` (HTTP mode) and `GET /healthz` (both modes).
+"""The HTTP server: `POST /slack/events` (HTTP mode), `GET /healthz` and `GET /metrics`
+(both modes).
 
 Served by waitress, a production WSGI server with a thread pool: Bolt's sync
 `App` runs each request on its own thread, so one slow request never holds up
@@ -17,6 +18,8 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress.server import create_server
 
+from incidentbot.metrics import CONTENT_TYPE, Metrics
+
 log = logging.getLogger(__name__)
 
 Health = Callable[[], tuple[bool, dict[str, Any]]]
@@ -26,9 +29,10 @@ StartResponse = Callable[..., Any]
 class WebApp:
     """A tiny WSGI router in front of Bolt's WSGI adapter."""
 
-    def __init__(self, bolt: App | None, health: Health) -> None:
+    def __init__(self, bolt: App | None, health: Health, metrics: Metrics) -> None:
         self.slack = SlackRequestHandler(bolt, path="/slack/events") if bolt else None
         self.health = health
+        self.metrics = metrics
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
@@ -52,15 +56,26 @@ class WebApp:
                 ok, details = self.health()
                 status = "200 OK" if ok else "503 Service Unavailable"
                 return _send(start_response, status, details)
+            if path == "/metrics" and method == "GET":
+                status = "200 OK"
+                data = self.metrics.render()
+                headers = [("Content-Type", CONTENT_TYPE), ("Content-Length", str(len(data)))]
+                start_response(status, headers)
+                return [data]
             return _send(start_response, status, {"error": "not found"})
         finally:
+            elapsed = time.perf_counter() - started
+            code = status.split(" ")[0]
+            known = path if path in ("/slack/events", "/healthz", "/metrics") else "other"
+            self.metrics.requests.labels(known, code).observe(elapsed)
+            # One line per request; bodies and headers (tokens, signatures) are never logged.
             log.info(
                 "request",
                 extra={
                     "method": method,
-                    "path": path,
-                    "status": status.split(" ")[0],
-                    "ms": round((time.perf_counter() - started) * 1000, 2),
+                    "path": known,
+                    "status": code,
+                    "ms": round(elapsed * 1000, 2),
                 },
             )
 

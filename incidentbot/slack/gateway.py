@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +27,10 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import (
     BackoffRetryIntervalCalculator,
     ConnectionErrorRetryHandler,
+    HttpRequest,
+    HttpResponse,
     RateLimitErrorRetryHandler,
+    RetryState,
 )
 from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 from slack_sdk.web import SlackResponse
@@ -37,8 +40,36 @@ from incidentbot.domain.naming import with_suffix
 log = logging.getLogger(__name__)
 
 MAX_RETRIES = 3
+MAX_RETRY_AFTER = 30.0  # seconds; a longer Retry-After fails the call instead of waiting
 _NAME_ATTEMPTS = 20
 _CACHE_SECONDS = 300.0
+
+
+class BoundedRateLimitRetryHandler(RateLimitErrorRetryHandler):
+    """The SDK's rate-limit retry (it sleeps for `Retry-After`), except when Slack asks
+    for a longer wait than `max_wait`: then the call fails now and is reported,
+    rather than holding a worker for minutes in the middle of an incident."""
+
+    def __init__(self, max_retry_count: int, max_wait: float = MAX_RETRY_AFTER) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.max_wait = max_wait
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if not super()._can_retry(state=state, request=request, response=response, error=error):
+            return False
+        assert response is not None
+        waits = [v for k, v in response.headers.items() if k.lower() == "retry-after"]
+        try:
+            return not waits or float(waits[0][0]) <= self.max_wait
+        except (TypeError, ValueError, IndexError):
+            return True
 
 
 def make_client(token: str, base_url: str, *, timeout: int = 10) -> WebClient:
@@ -46,7 +77,7 @@ def make_client(token: str, base_url: str, *, timeout: int = 10) -> WebClient:
     backoff = BackoffRetryIntervalCalculator(backoff_factor=0.2)
     handlers = [
         ConnectionErrorRetryHandler(max_retry_count=MAX_RETRIES, interval_calculator=backoff),
-        RateLimitErrorRetryHandler(max_retry_count=MAX_RETRIES, interval_calculator=backoff),
+        BoundedRateLimitRetryHandler(max_retry_count=MAX_RETRIES),
         ServerErrorRetryHandler(max_retry_count=MAX_RETRIES, interval_calculator=backoff),
     ]
     return WebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=handlers)
@@ -79,8 +110,11 @@ def error_code(exc: Exception) -> str:
 class SlackGateway:
     """Web API calls with Slack's rules applied (joins, name collisions, lookups)."""
 
-    def __init__(self, client: WebClient) -> None:
+    def __init__(
+        self, client: WebClient, *, on_failure: Callable[[str, str], None] | None = None
+    ) -> None:
         self.client = client
+        self.on_failure = on_failure  # (method, error code) → metrics
         self._lock = threading.Lock()
         self._channel_ids: dict[str, tuple[float, str]] = {}
         self._group_members: dict[str, tuple[float, frozenset[str]]] = {}
@@ -100,11 +134,13 @@ class SlackGateway:
         try:
             return self.call(method, **kwargs)
         except SlackApiError as exc:
-            log.warning("slack call failed", extra={"method": method, "error": error_code(exc)})
-            return Failure(method, error_code(exc))
+            failure = Failure(method, error_code(exc))
         except OSError as exc:  # connection refused/reset after the retries
-            log.warning("slack unreachable", extra={"method": method, "error": repr(exc)})
-            return Failure(method, "connection_error", type(exc).__name__)
+            failure = Failure(method, "connection_error", type(exc).__name__)
+        log.warning("slack call failed", extra={"method": method, "error": failure.error})
+        if self.on_failure is not None:
+            self.on_failure(method, failure.error)
+        return failure
 
     @property
     def bot_user_id(self) -> str:
@@ -113,8 +149,15 @@ class SlackGateway:
         return self._bot_user_id
 
     # -- channels ----------------------------------------------------------------
-    def create_channel(self, name: str, *, private: bool) -> tuple[str, str] | Failure:
-        """Create a channel, adding `-2`, `-3`, … while the name is taken."""
+    def create_channel(
+        self, name: str, *, private: bool, adopt: bool = False
+    ) -> tuple[str, str] | Failure:
+        """Create a channel, adding `-2`, `-3`, … while the name is taken.
+
+        With `adopt`, a taken name whose channel this bot created is taken over
+        instead: that is the channel of a declare that crashed before it could
+        store the channel's ID.
+        """
         candidate = name
         for attempt in range(2, _NAME_ATTEMPTS + 2):
             result = self.try_call("conversations.create", name=candidate, is_private=private)
@@ -123,8 +166,19 @@ class SlackGateway:
                 return str(channel["id"]), str(channel["name"])
             if result.error != "name_taken":
                 return result
+            if adopt and (mine := self._own_channel(candidate)):
+                return mine, candidate
             candidate = with_suffix(name, attempt)
         return Failure("conversations.create", "name_taken", f"tried {_NAME_ATTEMPTS} names")
+
+    def _own_channel(self, name: str) -> str | None:
+        channel_id = self.resolve_channel(f"#{name}")
+        if isinstance(channel_id, Failure):
+            return None
+        info = self.try_call("conversations.info", channel=channel_id)
+        if isinstance(info, Failure) or info["channel"].get("creator") != self.bot_user_id:
+            return None
+        return channel_id
 
     def invite(self, channel_id: str, user_ids: Iterable[str]) -> list[Failure]:
         """Invite people one by one so one bad user never blocks the others."""

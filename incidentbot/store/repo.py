@@ -46,6 +46,16 @@ def open_incidents(session: Session, *, final_status: str, limit: int = 200) -> 
     return session.exec(stmt).all()
 
 
+def open_counts(session: Session, *, final_status: str) -> dict[str, int]:
+    """Open incidents by severity."""
+    stmt = (
+        select(Incident.severity, func.count())
+        .where(Incident.status != final_status)
+        .group_by(Incident.severity)
+    )
+    return {severity: int(n) for severity, n in session.exec(stmt).all()}
+
+
 def add_incident(session: Session, *, incident: Incident) -> Incident | None:
     """Insert an incident; None when its `source_key` was already used (a retry)."""
     try:

@@ -1,0 +1,75 @@
+"""Prometheus metrics, served at `GET /metrics`.
+
+Counters are per process (scrape every replica); the open-incident gauge is
+read from the database at scrape time, so every replica reports the same truth.
+
+    incidentbot_incidents_declared_total{severity}
+    incidentbot_open_incidents{severity}
+    incidentbot_pages_sent_total
+    incidentbot_acknowledgements_total
+    incidentbot_slack_api_errors_total{method,error}
+    incidentbot_http_request_seconds{path,status}   (histogram)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import Collector
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+class Metrics:
+    """One registry per running bot (tests run several bots in one process)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.declared = Counter(
+            "incidentbot_incidents_declared",
+            "Incidents declared, by severity at declaration.",
+            ["severity"],
+            registry=self.registry,
+        )
+        self.pages = Counter(
+            "incidentbot_pages_sent", "Page DMs delivered.", registry=self.registry
+        )
+        self.acks = Counter(
+            "incidentbot_acknowledgements", "Escalations acknowledged.", registry=self.registry
+        )
+        self.slack_errors = Counter(
+            "incidentbot_slack_api_errors",
+            "Slack Web API calls that failed after their retries, by method and error code.",
+            ["method", "error"],
+            registry=self.registry,
+        )
+        self.requests = Histogram(
+            "incidentbot_http_request_seconds",
+            "Time to answer HTTP requests (Slack's 3-second ack included).",
+            ["path", "status"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 3.0, 5.0),
+            registry=self.registry,
+        )
+
+    def watch_open_incidents(self, count: Callable[[], dict[str, int]]) -> None:
+        """Report open incidents by severity, counted by `count` at each scrape."""
+        self.registry.register(_OpenIncidents(count))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _OpenIncidents(Collector):
+    def __init__(self, count: Callable[[], dict[str, int]]) -> None:
+        self.count = count
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        gauge = GaugeMetricFamily(
+            "incidentbot_open_incidents", "Incidents not yet resolved.", labels=["severity"]
+        )
+        for severity, value in sorted(self.count().items()):
+            gauge.add_metric([severity], value)
+        yield gauge
