@@ -17,8 +17,14 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.engine import Engine
 
 from incidentbot.config import Config, Settings
+from incidentbot.metrics import Metrics
 from incidentbot.scheduler import Timers
+from incidentbot.services.escalation import EscalationService
+from incidentbot.services.home import HomeService
 from incidentbot.services.incidents import Clock, IncidentService, utcnow
+from incidentbot.services.reports import ReportService
+from incidentbot.services.timeline import TimelineService
+from incidentbot.services.updates import UpdateService
 from incidentbot.slack.gateway import SlackGateway, error_code, make_client
 from incidentbot.slack.listeners import register_all
 from incidentbot.slack.listeners.context import Services
@@ -89,6 +95,16 @@ class Runtime:
         """Re-arm stored timers (due ones fire at once), then start the scheduler."""
         if not self.scheduler.running:
             armed = self.timers.start()
+            # Pages stored but never sent (their process died) are delivered by this sweep.
+            self.scheduler.add_job(
+                self.services.escalations.send_pending,
+                "interval",
+                seconds=5,
+                id="pages-sweep",
+                replace_existing=True,
+                coalesce=True,
+                max_instances=1,
+            )
             self.scheduler.start()
             log.info("scheduler started", extra={"pending_timers": armed})
 
@@ -105,6 +121,7 @@ class Runtime:
         self.executor.wait_idle(timeout=10)
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        self.timers.shutdown()
         self.executor.shutdown(wait=True)
         self.engine.dispose()
 
@@ -120,11 +137,42 @@ def build(settings: Settings, config: Config, *, clock: Clock = utcnow) -> Runti
         ) from exc
     client = make_client(settings.bot_token, settings.api_url)
     _check_token(client)
-    gateway = SlackGateway(client)
+    metrics = Metrics()
+    gateway = SlackGateway(
+        client, on_failure=lambda method, error: metrics.slack_errors.labels(method, error).inc()
+    )
     scheduler = BackgroundScheduler(timezone="UTC")
     timers = Timers(engine=engine, scheduler=scheduler, clock=clock)
-    incidents = IncidentService(engine=engine, config=config, slack=gateway, clock=clock)
-    services = Services(config=config, slack=gateway, incidents=incidents, timers=timers)
+    incidents = IncidentService(
+        engine=engine, config=config, slack=gateway, timers=timers, clock=clock
+    )
+    escalations = EscalationService(
+        engine=engine,
+        config=config,
+        slack=gateway,
+        timers=timers,
+        incidents=incidents,
+        clock=clock,
+        metrics=metrics,
+    )
+    updates = UpdateService(
+        engine=engine, config=config, slack=gateway, incidents=incidents, timers=timers, clock=clock
+    )
+    updates.subscribe()  # reminder and roles-watch timers; incident events
+    home = HomeService(
+        engine=engine, config=config, slack=gateway, incidents=incidents, clock=clock
+    )
+    services = Services(
+        config=config,
+        slack=gateway,
+        incidents=incidents,
+        timers=timers,
+        escalations=escalations,
+        updates=updates,
+        home=home,
+        timeline=TimelineService(incidents=incidents),
+        reports=ReportService(incidents=incidents),
+    )
     executor = TrackingExecutor(LISTENER_THREADS)
     bolt = App(
         client=client,
@@ -135,9 +183,21 @@ def build(settings: Settings, config: Config, *, clock: Clock = utcnow) -> Runti
         request_verification_enabled=not settings.socket_mode,
     )
     register_all(bolt, services)
+    watch(metrics, incidents)
     runtime = Runtime(settings, config, engine, services, bolt, scheduler, timers, executor)
-    runtime.web = WebApp(None if settings.socket_mode else bolt, runtime.health)
+    runtime.web = WebApp(None if settings.socket_mode else bolt, runtime.health, metrics)
     return runtime
+
+
+def watch(metrics: Metrics, incidents: IncidentService) -> None:
+    """Feed the metrics that come from incident events and the database."""
+
+    def on_event(event: str, snapshot: Any, _actor: str) -> None:
+        if event == "declared":
+            metrics.declared.labels(snapshot.severity).inc()
+
+    incidents.listeners.append(on_event)
+    metrics.watch_open_incidents(incidents.open_counts)
 
 
 def _check_token(client: Any) -> None:

@@ -13,10 +13,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from incidentbot.domain.metrics import DEFAULT_DAYS, MAX_DAYS
 from incidentbot.domain.text import escape, truncate
 
 _USER = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 _SEV_LIKE = re.compile(r"^sev\d+$", re.IGNORECASE)
+_DAYS = re.compile(r"^[0-9]{1,6}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,11 +47,34 @@ SPECS: dict[str, Spec] = {
     "role": Spec("role <role> <@user>", "/incident role comms_lead @carol", "assign any role"),
     "roles": Spec("roles", "/incident roles", "assign roles in a form"),
     "note": Spec("note <text>", "/incident note Rolled back deploy 1234", "add a timeline note"),
+    "update": Spec(
+        "update [text]",
+        "/incident update Rolled back; error rates are falling",
+        "post a stakeholder update (no text opens a form)",
+    ),
     "timeline": Spec("timeline", "/incident timeline", "show the timeline"),
     "resolve": Spec(
         "resolve [summary]", "/incident resolve Bad config reverted", "resolve the incident"
     ),
     "reopen": Spec("reopen", "/incident reopen", "reopen a resolved incident"),
+    "followup": Spec(
+        "followup <text>",
+        "/incident followup Alert on queue depth",
+        "record a follow-up action item",
+    ),
+    "postmortem": Spec("postmortem", "/incident postmortem", "generate the blameless postmortem"),
+    "stats": Spec(
+        "stats [days]",
+        "/incident stats 90",
+        f"incident counts, MTTA and MTTR by severity (default {DEFAULT_DAYS} days)",
+        in_incident=False,
+    ),
+    "escalate": Spec(
+        "escalate [path]",
+        "/incident escalate database",
+        "page an escalation path (no path: the next level now, or pick a path)",
+    ),
+    "ack": Spec("ack", "/incident ack", "acknowledge the page: stops the running escalation"),
 }
 
 ALIASES = {"sev": "severity", "commander": "ic"}
@@ -186,6 +211,29 @@ def _text(name: str, rest: str, vocab: Vocabulary, actor_id: str) -> Command:
     return Command(name, text=rest)
 
 
+def _path(name: str, rest: str, vocab: Vocabulary, actor_id: str) -> Command:
+    # Path names are checked against the configuration by the escalation service,
+    # which lists the configured paths when the name is unknown.
+    return Command(name, text=rest.split()[0].lower() if rest else "")
+
+
+def _followup(name: str, rest: str, vocab: Vocabulary, actor_id: str) -> Command:
+    if not rest:
+        raise CommandError("The follow-up needs some text.", usage(name))
+    return Command(name, text=rest)
+
+
+def _stats(name: str, rest: str, vocab: Vocabulary, actor_id: str) -> Command:
+    days = rest or str(DEFAULT_DAYS)
+    if not _DAYS.match(days) or not 1 <= int(days) <= MAX_DAYS:
+        shown = escape(truncate(rest, 40))
+        raise CommandError(
+            f"`{shown}` is not a number of days (a whole number from 1 to {MAX_DAYS}).",
+            usage(name),
+        )
+    return Command(name, extra={"days": str(int(days))})
+
+
 _PARSERS = {
     "declare": _declare,
     "severity": _severity,
@@ -194,7 +242,11 @@ _PARSERS = {
     "scribe": _assign,
     "role": _role,
     "note": _text,
+    "update": _text,
     "resolve": _text,
+    "followup": _followup,
+    "stats": _stats,
+    "escalate": _path,
 }
 
 

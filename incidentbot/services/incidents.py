@@ -13,28 +13,32 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from incidentbot.config import Config
 from incidentbot.domain import incident as rules
 from incidentbot.domain.errors import InvalidChange, NotAnIncidentChannel, NotFound
 from incidentbot.domain.naming import channel_name
 from incidentbot.domain.text import escape, escaped_within, one_line
+from incidentbot.scheduler import Timers
 from incidentbot.services.auth import Authorizer
 from incidentbot.services.snapshot import IncidentSnapshot
 from incidentbot.slack import blocks
 from incidentbot.slack.gateway import Failure, SlackGateway
 from incidentbot.store import repo
 from incidentbot.store.db import session_scope
-from incidentbot.store.models import Incident, TimelineEntry
+from incidentbot.store.models import Incident, StatusUpdate, TimelineEntry, Timer
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+SETUP_TIMER = "declare_setup"
+SETUP_GRACE = timedelta(minutes=2)  # longer than the slowest declare with all its retries
+SETUP_ATTEMPTS = 3
 Listener = Callable[[str, IncidentSnapshot, str], None]
 
 
@@ -53,15 +57,23 @@ class Outcome:
 
 class IncidentService:
     def __init__(
-        self, *, engine: Engine, config: Config, slack: SlackGateway, clock: Clock = utcnow
+        self,
+        *,
+        engine: Engine,
+        config: Config,
+        slack: SlackGateway,
+        timers: Timers,
+        clock: Clock = utcnow,
     ) -> None:
         self.engine = engine
         self.config = config
         self.slack = slack
+        self.timers = timers
         self.clock = clock
         self.auth = Authorizer(config, slack)
         # Other services (escalation, reminders) subscribe to incident events.
         self.listeners: list[Listener] = []
+        timers.register(SETUP_TIMER, self._on_setup_timer)
 
     # -- queries -------------------------------------------------------------------
     def number_for_channel(self, channel_id: str) -> int:
@@ -73,6 +85,10 @@ class IncidentService:
                 "or see open incidents with `/incident list`."
             )
         return incident.id
+
+    def open_counts(self) -> dict[str, int]:
+        with Session(self.engine) as session:
+            return repo.open_counts(session, final_status=self.config.final_status)
 
     def get(self, number: int) -> IncidentSnapshot:
         with Session(self.engine) as session:
@@ -144,41 +160,88 @@ class IncidentService:
             self._assign(session, number, "incident_commander", ic or declared_by, declared_by, now)
             if scribe:
                 self._assign(session, number, "scribe", scribe, declared_by, now)
+            # If this process dies before Slack is set up, any process finishes it.
+            self.timers.schedule(
+                session,
+                kind=SETUP_TIMER,
+                key=f"setup:{number}:1",
+                due_at=now + SETUP_GRACE,
+                incident_id=number,
+                payload={"attempt": 1},
+            )
             snapshot = self._snapshot(session, incident)
         problems = self._open_channel(snapshot)
+        self._setup_done(number)
         snapshot = self.get(number)
         self._emit("declared", snapshot, declared_by)
         return Outcome(snapshot, tuple(problems))
 
-    def _open_channel(self, s: IncidentSnapshot) -> list[str]:
-        """Slack steps of declare; each failure is reported, none undoes the incident."""
-        name = channel_name(
-            self.config.channels.name_template,
-            number=s.number,
-            title=s.title,
-            severity=s.severity,
-            declared_at=s.declared_at,
-        )
-        created = self.slack.create_channel(name, private=s.private)
-        if isinstance(created, Failure):
-            self._record_problems(s.number, [created])
-            return [f"Could not create the incident channel: {created.describe()}"]
-        channel_id, actual_name = created
-        with session_scope(self.engine) as session:
-            incident = self._load(session, s.number)
-            incident.channel_id, incident.channel_name = channel_id, actual_name
-            session.add(incident)
-            s = self._snapshot(session, incident)
-        failures = self.slack.invite(channel_id, [s.declared_by, *s.roles.values()])
+    def _open_channel(self, s: IncidentSnapshot, *, resume: bool = False) -> list[str]:
+        """Slack steps of declare; each failure is reported, none undoes the incident.
+
+        `resume` finishes the steps of a declare whose process died: it adopts
+        the channel that process may already have created, and posts only the
+        messages that are missing.
+        """
+        if s.channel_id is None:
+            name = channel_name(
+                self.config.channels.name_template,
+                number=s.number,
+                title=s.title,
+                severity=s.severity,
+                declared_at=s.declared_at,
+            )
+            created = self.slack.create_channel(name, private=s.private, adopt=resume)
+            if isinstance(created, Failure):
+                self._record_problems(s.number, [created])
+                return [f"Could not create the incident channel: {created.describe()}"]
+            with session_scope(self.engine) as session:
+                incident = self._load(session, s.number)
+                incident.channel_id, incident.channel_name = created
+                session.add(incident)
+                s = self._snapshot(session, incident)
+        assert s.channel_id is not None
+        failures = self.slack.invite(s.channel_id, [s.declared_by, *s.roles.values()])
         failures += self._set_topic(s)
         purpose = self.slack.try_call(
-            "conversations.setPurpose", channel=channel_id, purpose=rules.purpose(s.title)
+            "conversations.setPurpose", channel=s.channel_id, purpose=rules.purpose(s.title)
         )
         failures += [purpose] if isinstance(purpose, Failure) else []
-        failures += self._post_welcome(s)
+        if not (resume and self._messages(s.number, "welcome")):
+            failures += self._post_welcome(s)
         failures += self._sync_cards(s)
         self._record_problems(s.number, failures)
         return [f.describe() for f in failures]
+
+    def _setup_done(self, number: int) -> None:
+        with session_scope(self.engine) as session:
+            self.timers.cancel(session, key_prefix=f"setup:{number}:")
+
+    def _on_setup_timer(self, session: Session, timer: Timer) -> Callable[[], None]:
+        """A declare did not finish its Slack steps in time: finish them here."""
+        number, attempt = int(timer.incident_id or 0), int(timer.payload.get("attempt", 1))
+        if attempt < SETUP_ATTEMPTS:  # in case this process dies too
+            self.timers.schedule(
+                session,
+                kind=SETUP_TIMER,
+                key=f"setup:{number}:{attempt + 1}",
+                due_at=self.clock() + SETUP_GRACE,
+                incident_id=number,
+                payload={"attempt": attempt + 1},
+            )
+
+        def finish() -> None:
+            snapshot = self.get(number)
+            problems = self._open_channel(snapshot, resume=True)
+            self._setup_done(number)
+            snapshot = self.get(number)
+            where = f"<#{snapshot.channel_id}>" if snapshot.channel_id else "(no channel yet)"
+            text = f":wrench: {snapshot.label} was declared as the bot restarted. Set up: {where}"
+            if problems:
+                text += "\n" + "\n".join(f"• {p}" for p in problems)
+            self.slack.try_call("chat.postMessage", channel=snapshot.declared_by, text=text)
+
+        return finish
 
     def _post_welcome(self, s: IncidentSnapshot) -> list[Failure]:
         assert s.channel_id is not None
@@ -372,7 +435,8 @@ class IncidentService:
                             ts=str(result["ts"]),
                         )
             if isinstance(result, Failure):
-                failures.append(result)
+                where = f"announcements channel {ref}; invite the bot there"
+                failures.append(Failure(result.method, result.error, where))
         return failures
 
     def announcement_channels(self, severity: str) -> list[str]:
@@ -408,6 +472,8 @@ class IncidentService:
             acknowledged_at=incident.acknowledged_at,
             mitigated_at=incident.mitigated_at,
             final_status=self.config.final_status,
+            last_update_at=incident.last_update_at,
+            last_update_text=_latest_update_text(session, number),
         )
 
     def _ic(self, session: Session, number: int) -> str | None:
@@ -481,6 +547,17 @@ def _role_actions(wanted: Mapping[str, str | None]) -> tuple[str, ...]:
     """The permission names a role change needs (IC and Scribe have their own)."""
     names = {"incident_commander": "ic", "scribe": "scribe"}
     return tuple(dict.fromkeys(names.get(role, "role") for role, user in wanted.items() if user))
+
+
+def _latest_update_text(session: Session, number: int) -> str:
+    """The text of the newest stakeholder update, for the card ("" when none yet)."""
+    stmt = (
+        select(StatusUpdate.text)
+        .where(StatusUpdate.incident_id == number)
+        .order_by(col(StatusUpdate.posted_at).desc(), col(StatusUpdate.id).desc())
+        .limit(1)
+    )
+    return session.exec(stmt).first() or ""
 
 
 def _ordered_roles(current: Mapping[str, str], order: Sequence[str]) -> dict[str, str]:

@@ -98,6 +98,8 @@ def incident_fields(s: IncidentSnapshot, config: Config) -> dict[str, Any]:
 
 def incident_card(s: IncidentSnapshot, config: Config, *, now: datetime) -> tuple[str, Blocks]:
     """The stakeholder card in announcement channels, edited in place on each change."""
+    if s.private:
+        return private_card(s, config)
     state = "resolved" if s.resolved else "open"
     text = f"{s.label} ({s.severity}, {s.status}): {escaped_within(one_line(s.title), 200)}"
     blocks: Blocks = [
@@ -106,6 +108,9 @@ def incident_card(s: IncidentSnapshot, config: Config, *, now: datetime) -> tupl
     ]
     if s.description:
         blocks.append({"type": "section", "text": plain(s.description)})
+    if s.last_update_at and s.last_update_text:
+        latest = escaped_within(one_line(s.last_update_text), 2500)
+        blocks.append(section(f"*Latest update* ({when(s.last_update_at)}):\n{latest}"))
     footer = f"Declared by {user(s.declared_by)} {when(s.declared_at)} · {state}"
     if s.resolved and s.resolved_at:
         duration = format_duration(s.resolved_at - s.declared_at)
@@ -114,6 +119,21 @@ def incident_card(s: IncidentSnapshot, config: Config, *, now: datetime) -> tupl
     if s.resolved and s.summary:
         blocks.append({"type": "section", "text": plain(f"Resolution: {s.summary}")})
     return text, blocks
+
+
+def private_card(s: IncidentSnapshot, config: Config) -> tuple[str, Blocks]:
+    """The card of a private incident: severity and IC only, never title or updates."""
+    state = "resolved" if s.resolved else "open"
+    text = f"{s.label}: a private incident was declared ({s.severity}, {state})"
+    fields = [
+        mrkdwn(f"*Severity*\n{severity_badge(config, s.severity)}"),
+        mrkdwn(f"*Incident Commander*\n{user(s.ic)}"),
+    ]
+    return text, [
+        header(f"{s.label}: a private incident was declared"),
+        {"type": "section", "fields": fields},
+        context(f":lock: Details are shared in the incident channel only · {state}"),
+    ]
 
 
 def welcome_message(s: IncidentSnapshot, config: Config) -> tuple[str, Blocks]:
@@ -139,6 +159,8 @@ def welcome_message(s: IncidentSnapshot, config: Config) -> tuple[str, Blocks]:
                 "elements": [
                     button("Take IC", ids.TAKE_IC, value),
                     button("Take Scribe", ids.TAKE_SCRIBE, value),
+                    button("Post update", ids.OPEN_UPDATE, value),
+                    button("Escalate", ids.ESCALATE, value),
                     button("Resolve", ids.OPEN_RESOLVE, value, style="primary"),
                 ],
             }

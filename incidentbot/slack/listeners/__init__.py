@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from incidentbot.slack.listeners import actions, commands, errors, views
+from incidentbot.slack.listeners import (
+    actions,
+    commands,
+    errors,
+    escalation,
+    home,
+    timeline,
+    updates,
+    views,
+)
 from incidentbot.slack.listeners.context import Services
 
 
@@ -17,3 +26,7 @@ def register_all(app: App, services: Services) -> None:
     commands.register(app, services)
     actions.register(app, services)
     views.register(app, services)
+    escalation.register(app, services)
+    updates.register(app, services)
+    home.register(app, services)
+    timeline.register(app, services)

@@ -17,7 +17,8 @@ from slack_sdk import WebClient
 from incidentbot.domain import commands
 from incidentbot.domain.commands import Command, CommandError
 from incidentbot.domain.errors import NotAnIncidentChannel
-from incidentbot.slack import blocks
+from incidentbot.slack import blocks, escalation_blocks
+from incidentbot.slack.listeners import timeline as timeline_handlers
 from incidentbot.slack.listeners.context import Services, problems_text
 from incidentbot.slack.listeners.errors import guarded
 
@@ -115,7 +116,8 @@ def help_(services: Services, call: Invocation) -> None:
 
 
 def list_(services: Services, call: Invocation) -> None:
-    incidents = services.incidents.list_open()
+    # Private incidents show their details only to members of their channel.
+    incidents = services.home.for_viewer(services.incidents.list_open(), call.user_id)
     text, list_blocks = blocks.incident_list(
         incidents, services.config, now=services.incidents.clock()
     )
@@ -153,11 +155,13 @@ def note(services: Services, call: Invocation) -> None:
     _report(call, outcome.problems)
 
 
-def timeline(services: Services, call: Invocation) -> None:
-    snapshot, entries = services.incidents.timeline(_n(call))
-    # Ephemeral messages, not the response_url: Slack allows only 5 uses of one.
-    for text, page in blocks.timeline_messages(snapshot, entries):
-        services.slack.ephemeral(call.channel_id, call.user_id, text, page)
+def update(services: Services, call: Invocation) -> None:
+    if not call.command.text:
+        view = services.updates.modal_for(_n(call), actor=call.user_id)
+        call.client.views_open(trigger_id=call.trigger_id, view=view)
+        return
+    outcome = services.updates.post(_n(call), text=call.command.text, actor=call.user_id)
+    _report(call, outcome.problems)
 
 
 def resolve(services: Services, call: Invocation) -> None:
@@ -177,6 +181,19 @@ def reopen(services: Services, call: Invocation) -> None:
     _report(call, outcome.problems)
 
 
+def escalate(services: Services, call: Invocation) -> None:
+    if call.command.text:
+        services.escalations.start(_n(call), call.command.text, actor=call.user_id)
+        return
+    if not services.escalations.escalate_now(_n(call), actor=call.user_id):
+        picker = escalation_blocks.picker_for(services, _n(call))
+        call.client.views_open(trigger_id=call.trigger_id, view=picker)
+
+
+def ack(services: Services, call: Invocation) -> None:
+    services.escalations.acknowledge(_n(call), actor=call.user_id)
+
+
 def _n(call: Invocation) -> int:
     assert call.number is not None
     return call.number
@@ -193,7 +210,13 @@ HANDLERS: dict[str, Handler] = {
     "role": assign,
     "roles": roles,
     "note": note,
-    "timeline": timeline,
+    "update": update,
+    "timeline": timeline_handlers.show_timeline,
     "resolve": resolve,
     "reopen": reopen,
+    "followup": timeline_handlers.followup,
+    "postmortem": timeline_handlers.postmortem,
+    "stats": timeline_handlers.stats,
+    "escalate": escalate,
+    "ack": ack,
 }

@@ -8,7 +8,12 @@ from typing import Any
 
 from incidentbot.config import Config
 from incidentbot.scheduler import Timers
+from incidentbot.services.escalation import EscalationService
+from incidentbot.services.home import HomeService
 from incidentbot.services.incidents import IncidentService
+from incidentbot.services.reports import ReportService
+from incidentbot.services.timeline import TimelineService
+from incidentbot.services.updates import UpdateService
 from incidentbot.slack.gateway import SlackGateway
 
 
@@ -18,6 +23,11 @@ class Services:
     slack: SlackGateway
     incidents: IncidentService
     timers: Timers
+    escalations: EscalationService
+    updates: UpdateService
+    home: HomeService
+    timeline: TimelineService
+    reports: ReportService
 
 
 def problems_text(problems: Sequence[str]) -> str:
