@@ -15,7 +15,7 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
-from incidentbot.config import DEFAULT_DATABASE_URL, _database_url
+from incidentbot.config import DEFAULT_DATABASE_URL, normalise_database_url
 from incidentbot.domain.errors import NotFound
 from incidentbot.services.reports import postmortem_markdown
 from incidentbot.store.db import make_engine
@@ -28,7 +28,7 @@ def main(argv: list[str]) -> int:
     load_dotenv(Path.cwd() / ".env", override=False)  # like the bot: real variables win
     raw_url = os.environ.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
     try:
-        url = _database_url(raw_url)  # same validation and driver choice as the bot
+        url = normalise_database_url(raw_url)  # same validation and driver choice as the bot
     except ValueError as error:
         print(f"DATABASE_URL: {error}", file=sys.stderr)
         return 2

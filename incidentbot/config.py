@@ -199,7 +199,7 @@ def load_settings(env: Mapping[str, str], *, cwd: Path) -> Settings:
     api_url = _env_value(problems, "SLACK_API_URL", get("SLACK_API_URL"), _api_url, DEFAULT_API_URL)
     port = _env_value(problems, "PORT", get("PORT"), _port, DEFAULT_PORT)
     database_url = _env_value(
-        problems, "DATABASE_URL", get("DATABASE_URL"), _database_url, DEFAULT_DATABASE_URL
+        problems, "DATABASE_URL", get("DATABASE_URL"), normalise_database_url, DEFAULT_DATABASE_URL
     )
     config_path: Path | None = None
     if (explicit_config := get("INCIDENTBOT_CONFIG")) is not None:
@@ -290,7 +290,7 @@ def _port(value: str) -> int:
     raise ValueError(f"expected a port number from 1 to 65535, got {_show(value)}")
 
 
-def _database_url(value: str) -> str:
+def normalise_database_url(value: str) -> str:
     """Validate an SQLAlchemy URL; plain postgres URLs get the installed psycopg 3 driver."""
     scheme, sep, rest = value.partition("://")
     backend, _, driver = scheme.lower().partition("+")

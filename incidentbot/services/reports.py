@@ -8,7 +8,6 @@ and prints exactly what `/incident postmortem` uploads.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -21,7 +20,7 @@ from incidentbot.domain.incident import label
 from incidentbot.services.incidents import IncidentService
 from incidentbot.slack.gateway import Failure
 from incidentbot.store import repo
-from incidentbot.store.models import Escalation, FollowUp, Incident, Page, TimelineEntry
+from incidentbot.store.models import Escalation, Incident, Page, TimelineEntry
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +62,7 @@ def read_postmortem(engine: Engine, number: int) -> postmortem.PostmortemData:
                 postmortem.FollowUpItem(
                     f.text, f.created_by, f.created_at, f.owner, f.done_at is not None
                 )
-                for f in _follow_ups(session, number)
+                for f in repo.follow_ups(session, incident_id=number)
             ),
         )
 
@@ -110,15 +109,6 @@ def _escalations(session: Session, number: int) -> tuple[postmortem.EscalationIt
             )
         )
     return tuple(out)
-
-
-def _follow_ups(session: Session, number: int) -> Sequence[FollowUp]:
-    stmt = (
-        select(FollowUp)
-        .where(FollowUp.incident_id == number)
-        .order_by(col(FollowUp.created_at), col(FollowUp.id))
-    )
-    return session.exec(stmt).all()
 
 
 def postmortem_markdown(engine: Engine, number: int) -> str:

@@ -22,8 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from incidentbot.domain.errors import InvalidChange, NotAllowed, NotFound
 from incidentbot.domain.text import escaped_within, one_line
@@ -276,7 +275,7 @@ class TimelineService:
     def view(self, number: int, viewer: str) -> TimelineView:
         snapshot, entries = self.incidents.timeline(number)
         with Session(self.engine) as session:
-            follow_ups = list(_follow_ups(session, number))
+            follow_ups = list(repo.follow_ups(session, incident_id=number))
             hidden = len(repo.timeline(session, incident_id=number, include_deleted=True))
         try:
             self.incidents.auth.check("timeline_edit", snapshot, viewer)
@@ -377,7 +376,7 @@ class TimelineService:
                 created_at=now,
                 source_key=source_key,
             )
-            if not _insert(session, item):
+            if not repo.insert_unique(session, row=item):
                 return Changed(self.incidents.get(number), created=False)  # a repeated submit
             repo.add_entry(
                 session,
@@ -415,26 +414,6 @@ def _entry_locked(session: Session, entry_id: int) -> TimelineEntry:
     if entry is None or entry.deleted_at is not None:
         raise NotFound("That timeline entry no longer exists.")
     return entry
-
-
-def _follow_ups(session: Session, number: int) -> Sequence[FollowUp]:
-    stmt = (
-        select(FollowUp)
-        .where(FollowUp.incident_id == number)
-        .order_by(col(FollowUp.created_at), col(FollowUp.id))
-    )
-    return session.exec(stmt).all()
-
-
-def _insert(session: Session, row: FollowUp) -> bool:
-    """Insert `row`; False when its source_key was already used (a repeated submission)."""
-    try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-    except IntegrityError:
-        return False
-    return True
 
 
 def _hhmm(at: datetime) -> str:

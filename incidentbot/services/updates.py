@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from incidentbot.config import Config
@@ -159,11 +158,7 @@ class UpdateService:
         with session_scope(self.engine) as session:
             incident = repo.get_incident(session, number=number, lock=True)
             assert incident is not None
-            try:
-                with session.begin_nested():
-                    session.add(row)
-                    session.flush()
-            except IntegrityError:
+            if not repo.insert_unique(session, row=row):
                 return None  # `source_key` already used
             repo.add_entry(
                 session,

@@ -220,7 +220,7 @@ def notice(text: str) -> tuple[str, Blocks]:
 
 
 # -- modals -----------------------------------------------------------------------
-def _modal(callback_id: str, title: str, submit: str, blocks: Blocks, metadata: str = "") -> dict:
+def modal(callback_id: str, title: str, submit: str, blocks: Blocks, metadata: str = "") -> dict:
     return {
         "type": "modal",
         "callback_id": callback_id,
@@ -232,7 +232,7 @@ def _modal(callback_id: str, title: str, submit: str, blocks: Blocks, metadata: 
     }
 
 
-def _input(
+def input_block(
     block_id: str, label: str, element: dict, *, optional: bool = False, hint: str = ""
 ) -> dict:
     element = {**element, "action_id": block_id}
@@ -277,36 +277,38 @@ def declare_modal(config: Config, *, declarer: str, metadata: str, title: str = 
     if config.channels.private_by_default:
         private_element["initial_options"] = [private_option]
     blocks = [
-        _input(ids.TITLE, "Title", title_element, hint="What is broken, in a few words."),
-        _input(
+        input_block(ids.TITLE, "Title", title_element, hint="What is broken, in a few words."),
+        input_block(
             ids.SEVERITY,
             "Severity",
             {"type": "static_select", "options": options, "initial_option": initial},
         ),
-        _input(
+        input_block(
             ids.DESCRIPTION,
             "Description",
             {"type": "plain_text_input", "multiline": True, "max_length": 2900},
             optional=True,
         ),
-        _input(ids.IC, "Incident Commander", {"type": "users_select", "initial_user": declarer}),
-        _input(ids.SCRIBE, "Scribe", {"type": "users_select"}, optional=True),
-        _input(ids.PRIVATE, "Visibility", private_element, optional=True),
+        input_block(
+            ids.IC, "Incident Commander", {"type": "users_select", "initial_user": declarer}
+        ),
+        input_block(ids.SCRIBE, "Scribe", {"type": "users_select"}, optional=True),
+        input_block(ids.PRIVATE, "Visibility", private_element, optional=True),
     ]
-    return _modal(ids.DECLARE_VIEW, "Declare an incident", "Declare", blocks, metadata)
+    return modal(ids.DECLARE_VIEW, "Declare an incident", "Declare", blocks, metadata)
 
 
 def resolve_modal(s: IncidentSnapshot) -> dict:
     blocks = [
         section(f"Resolve *{s.label}*: {escaped_within(one_line(s.title), 2500)}"),
-        _input(
+        input_block(
             ids.SUMMARY,
             "Resolution summary",
             {"type": "plain_text_input", "multiline": True, "max_length": 2900},
             hint="What fixed it? Shown to stakeholders and in the postmortem.",
         ),
     ]
-    return _modal(ids.RESOLVE_VIEW, f"Resolve {s.label}", "Resolve", blocks, str(s.number))
+    return modal(ids.RESOLVE_VIEW, f"Resolve {s.label}", "Resolve", blocks, str(s.number))
 
 
 def roles_modal(s: IncidentSnapshot, roles: Sequence[tuple[str, str]]) -> dict:
@@ -317,7 +319,7 @@ def roles_modal(s: IncidentSnapshot, roles: Sequence[tuple[str, str]]) -> dict:
         if s.roles.get(name):
             element["initial_user"] = s.roles[name]
         blocks.append(
-            _input(
+            input_block(
                 ids.ROLE_PREFIX + name,
                 truncate(role_label(name), 2000),
                 element,
@@ -325,7 +327,7 @@ def roles_modal(s: IncidentSnapshot, roles: Sequence[tuple[str, str]]) -> dict:
                 hint=truncate(description, 150) if description else "",
             )
         )
-    return _modal(ids.ROLES_VIEW, f"Roles for {s.label}", "Save", blocks, str(s.number))
+    return modal(ids.ROLES_VIEW, f"Roles for {s.label}", "Save", blocks, str(s.number))
 
 
 def role_lines(roles: Mapping[str, str]) -> str:

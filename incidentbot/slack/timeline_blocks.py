@@ -25,10 +25,10 @@ from incidentbot.slack.blocks import (
     MAX_BLOCKS,
     MESSAGE_CHARS,
     Blocks,
-    _input,
-    _modal,
     button,
     context,
+    input_block,
+    modal,
     section,
     severity_badge,
     user,
@@ -183,9 +183,9 @@ def edit_entry_modal(s: IncidentSnapshot, entry: TimelineEntry) -> dict[str, Any
     blocks = [
         context(f"Editing an entry of the timeline of *{s.label}*. The change is recorded."),
         _entry_preview(entry),
-        _input(ids.ENTRY_TEXT, "Text", element),
+        input_block(ids.ENTRY_TEXT, "Text", element),
     ]
-    return _modal(ids.EDIT_ENTRY_VIEW, "Edit timeline entry", "Save", blocks, str(entry.id))
+    return modal(ids.EDIT_ENTRY_VIEW, "Edit timeline entry", "Save", blocks, str(entry.id))
 
 
 def delete_entry_modal(s: IncidentSnapshot, entry: TimelineEntry) -> dict[str, Any]:
@@ -193,20 +193,20 @@ def delete_entry_modal(s: IncidentSnapshot, entry: TimelineEntry) -> dict[str, A
         section(f"Delete this entry from the timeline of *{s.label}*? The deletion is recorded."),
         _entry_preview(entry),
     ]
-    return _modal(ids.DELETE_ENTRY_VIEW, "Delete timeline entry", "Delete", blocks, str(entry.id))
+    return modal(ids.DELETE_ENTRY_VIEW, "Delete timeline entry", "Delete", blocks, str(entry.id))
 
 
 def follow_up_modal(s: IncidentSnapshot) -> dict[str, Any]:
     blocks = [
         context(f"A follow-up action item for *{s.label}*; it goes into the postmortem."),
-        _input(
+        input_block(
             ids.FOLLOW_UP_TEXT,
             "What should be done?",
             {"type": "plain_text_input", "multiline": True, "max_length": 2900},
         ),
-        _input(ids.FOLLOW_UP_OWNER, "Owner", {"type": "users_select"}, optional=True),
+        input_block(ids.FOLLOW_UP_OWNER, "Owner", {"type": "users_select"}, optional=True),
     ]
-    return _modal(ids.FOLLOW_UP_VIEW, "Add a follow-up", "Add", blocks, str(s.number))
+    return modal(ids.FOLLOW_UP_VIEW, "Add a follow-up", "Add", blocks, str(s.number))
 
 
 def pick_incident_modal(
@@ -228,13 +228,13 @@ def pick_incident_modal(
     quoted = slack_safe(one_line(message.text), 500) or "_(no text)_"
     blocks = [
         section(f"Message from {user(message.author or None)}:\n>{quoted}"),
-        _input(
+        input_block(
             ids.PICK_INCIDENT,
             "Incident",
             {"type": "static_select", "options": options, "initial_option": options[0]},
         ),
     ]
-    return _modal(ids.LOG_MESSAGE_VIEW, "Add to timeline", "Add", blocks, message.to_metadata())
+    return modal(ids.LOG_MESSAGE_VIEW, "Add to timeline", "Add", blocks, message.to_metadata())
 
 
 # -- replies --------------------------------------------------------------------------

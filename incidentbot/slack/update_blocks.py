@@ -25,12 +25,12 @@ from incidentbot.slack.blocks import (
     MAX_BLOCKS,
     MESSAGE_CHARS,
     Blocks,
-    _input,
-    _modal,
     button,
     channel,
     context,
     header,
+    input_block,
+    modal,
     section,
     severity_badge,
     user,
@@ -156,33 +156,33 @@ def update_modal(
     initial = min(options, key=lambda o: abs(int(o["value"]) - wanted))
     blocks: Blocks = [
         section(f"Stakeholder update for *{s.label}* ({escape(s.severity)}, {escape(s.status)})"),
-        _input(
+        input_block(
             ids.UPDATE_STATUS,
             "Current status",
             _text_input(last.text if last else ""),
             hint="What is going on now. Shown in the channel and under the card.",
         ),
-        _input(
+        input_block(
             ids.UPDATE_IMPACT,
             "Impact",
             _text_input(last.impact if last else ""),
             optional=True,
             hint="Who is affected and how.",
         ),
-        _input(
+        input_block(
             ids.UPDATE_DOING,
             "What is being done",
             _text_input(last.doing if last else ""),
             optional=True,
         ),
-        _input(
+        input_block(
             ids.UPDATE_NEXT,
             "Next update due in",
             {"type": "static_select", "options": options, "initial_option": initial},
             hint="You are reminded if no update is posted by then.",
         ),
     ]
-    return _modal(ids.UPDATE_VIEW, f"Update {s.label}", "Post update", blocks, str(s.number))
+    return modal(ids.UPDATE_VIEW, f"Update {s.label}", "Post update", blocks, str(s.number))
 
 
 def _text_input(initial: str) -> dict[str, Any]:

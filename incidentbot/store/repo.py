@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
-from incidentbot.store.models import Incident, RoleAssignment, SlackMessage, TimelineEntry
+from incidentbot.store.models import FollowUp, Incident, RoleAssignment, SlackMessage, TimelineEntry
 
 
 def get_incident(session: Session, *, number: int, lock: bool = False) -> Incident | None:
@@ -56,15 +56,32 @@ def open_counts(session: Session, *, final_status: str) -> dict[str, int]:
     return {severity: int(n) for severity, n in session.exec(stmt).all()}
 
 
-def add_incident(session: Session, *, incident: Incident) -> Incident | None:
-    """Insert an incident; None when its `source_key` was already used (a retry)."""
+def insert_unique(session: Session, *, row: SQLModel) -> bool:
+    """Insert `row`; False when a unique key (a retry's `source_key`…) already exists.
+
+    The savepoint keeps the caller's transaction usable after the conflict.
+    """
     try:
         with session.begin_nested():
-            session.add(incident)
+            session.add(row)
             session.flush()
     except IntegrityError:
-        return None
-    return incident
+        return False
+    return True
+
+
+def add_incident(session: Session, *, incident: Incident) -> Incident | None:
+    """Insert an incident; None when its `source_key` was already used (a retry)."""
+    return incident if insert_unique(session, row=incident) else None
+
+
+def follow_ups(session: Session, *, incident_id: int) -> Sequence[FollowUp]:
+    stmt = (
+        select(FollowUp)
+        .where(FollowUp.incident_id == incident_id)
+        .order_by(col(FollowUp.created_at), col(FollowUp.id))
+    )
+    return session.exec(stmt).all()
 
 
 def current_roles(session: Session, *, incident_id: int) -> dict[str, str]:
@@ -131,13 +148,7 @@ def add_entry(
         data=data or {},
         dedup_key=dedup_key,
     )
-    try:
-        with session.begin_nested():
-            session.add(entry)
-            session.flush()
-    except IntegrityError:
-        return None
-    return entry
+    return entry if insert_unique(session, row=entry) else None
 
 
 def timeline(

@@ -21,7 +21,7 @@ from incidentbot.slack import ids
 from incidentbot.slack import timeline_blocks as tb
 from incidentbot.slack.listeners.context import Services, problems_text, tell
 from incidentbot.slack.listeners.errors import guarded
-from incidentbot.slack.listeners.views import _values
+from incidentbot.slack.listeners.views import view_values
 
 if TYPE_CHECKING:
     from incidentbot.slack.listeners.commands import Invocation
@@ -52,7 +52,7 @@ def register(app: App, services: Services) -> None:
         ack()
         message = LoggedMessage.from_metadata(view["private_metadata"])
         user_id = body["user"]["id"]
-        number = int(_values(view)[ids.PICK_INCIDENT])
+        number = int(view_values(view)[ids.PICK_INCIDENT])
         result = services.timeline.log_message(number, message, actor=user_id, source="shortcut")
         where = {"user": {"id": user_id}, "channel": {"id": message.channel_id}}
         tell(services, where, tb.logged_text(result))
@@ -87,7 +87,7 @@ def register(app: App, services: Services) -> None:
     @app.view(ids.EDIT_ENTRY_VIEW)
     @guarded(services)
     def edit_entry(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        text = (_values(view).get(ids.ENTRY_TEXT) or "").strip()
+        text = (view_values(view).get(ids.ENTRY_TEXT) or "").strip()
         if not text:
             ack(response_action="errors", errors={ids.ENTRY_TEXT: "Give the entry some text."})
             return
@@ -116,7 +116,7 @@ def register(app: App, services: Services) -> None:
     @app.view(ids.FOLLOW_UP_VIEW)
     @guarded(services)
     def add_follow_up(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        values = _values(view)
+        values = view_values(view)
         text = (values.get(ids.FOLLOW_UP_TEXT) or "").strip()
         if not text:
             ack(response_action="errors", errors={ids.FOLLOW_UP_TEXT: "Say what should be done."})

@@ -12,7 +12,7 @@ from slack_sdk import WebClient
 from incidentbot.slack import ids, update_blocks
 from incidentbot.slack.listeners.context import Services, problems_text, tell
 from incidentbot.slack.listeners.errors import guarded
-from incidentbot.slack.listeners.views import _values
+from incidentbot.slack.listeners.views import view_values
 
 SNOOZE = re.compile(rf"^{re.escape(ids.SNOOZE_UPDATE)}\d+$")
 
@@ -44,7 +44,7 @@ def register(app: App, services: Services) -> None:
     @app.view(ids.UPDATE_VIEW)
     @guarded(services)
     def submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        values = _values(view)
+        values = view_values(view)
         text = (values.get(ids.UPDATE_STATUS) or "").strip()
         if not text:
             ack(response_action="errors", errors={ids.UPDATE_STATUS: "Say where things stand."})

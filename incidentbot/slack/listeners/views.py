@@ -20,7 +20,7 @@ def register(app: App, services: Services) -> None:
     @app.view(ids.DECLARE_VIEW)
     @guarded(services)
     def declare(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        values = _values(view)
+        values = view_values(view)
         title = (values.get(ids.TITLE) or "").strip()
         if not title:
             ack(response_action="errors", errors={ids.TITLE: "Give the incident a title."})
@@ -51,7 +51,7 @@ def register(app: App, services: Services) -> None:
     @app.view(ids.RESOLVE_VIEW)
     @guarded(services)
     def resolve(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        summary = (_values(view).get(ids.SUMMARY) or "").strip()
+        summary = (view_values(view).get(ids.SUMMARY) or "").strip()
         if not summary:
             ack(response_action="errors", errors={ids.SUMMARY: "Say briefly what fixed it."})
             return
@@ -66,7 +66,7 @@ def register(app: App, services: Services) -> None:
         ack()
         wanted = {
             key[len(ids.ROLE_PREFIX) :]: value
-            for key, value in _values(view).items()
+            for key, value in view_values(view).items()
             if key.startswith(ids.ROLE_PREFIX) and value
         }
         if not wanted:
@@ -84,7 +84,7 @@ def _report(services: Services, user_id: str, outcome: Any) -> None:
         tell(services, body, problems_text(outcome.problems))
 
 
-def _values(view: dict[str, Any]) -> dict[str, Any]:
+def view_values(view: dict[str, Any]) -> dict[str, Any]:
     """Flatten `view.state.values` to {block_id: value} for the element types we use."""
     out: dict[str, Any] = {}
     for block_id, actions in (view.get("state") or {}).get("values", {}).items():
