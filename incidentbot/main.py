@@ -19,6 +19,7 @@ from dotenv import load_dotenv
 from incidentbot.config import ConfigError, load_config, load_settings
 from incidentbot.logs import configure_logging
 from incidentbot.runtime import Runtime, StartupError, build
+from incidentbot.slack.gateway import error_code
 from incidentbot.web import run_until_closed
 
 log = logging.getLogger("incidentbot")
@@ -49,11 +50,24 @@ def run(runtime: Runtime) -> int:
 
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
+    handler = None
     if runtime.settings.socket_mode:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
+        from slack_sdk.errors import SlackApiError
 
         handler = SocketModeHandler(runtime.bolt, runtime.settings.app_token)
-        handler.connect()
+        try:
+            handler.connect()
+        except (SlackApiError, OSError) as error:  # a refused app token, or Slack unreachable
+            handler.close()
+            runtime.stop()
+            reason = error_code(error) if isinstance(error, SlackApiError) else repr(error)
+            print(
+                "incidentbot cannot start:\nSLACK_APP_TOKEN: Slack did not open a Socket Mode "
+                f"connection ({reason})",
+                file=sys.stderr,
+            )
+            return 2
         log.info("running in Socket Mode", extra={"port": runtime.settings.port})
     else:
         log.info(
@@ -62,5 +76,7 @@ def run(runtime: Runtime) -> int:
     try:
         run_until_closed(server)
     finally:
+        if handler is not None:
+            handler.close()  # leave the socket first: Slack sends new envelopes elsewhere
         runtime.stop()
     return 0

@@ -838,6 +838,7 @@ class SlackStandIn:
             "files.getUploadURLExternal": self._files_get_upload_url_external,
             "files.completeUploadExternal": self._files_complete_upload_external,
             "files.info": self._files_info,
+            "apps.connections.open": self._apps_connections_open,
         }
 
     def _seed(self) -> None:
@@ -1195,7 +1196,10 @@ class SlackStandIn:
             return 404, {"ok": False, "error": "unknown_method", "req_method": method}, {}
         if not token:
             return 200, {"ok": False, "error": "not_authed"}, {}
-        if not token.startswith("xoxb-"):
+        if method == "apps.connections.open":  # the one method that takes an app-level token
+            if not token.startswith("xapp-"):
+                return 200, {"ok": False, "error": "not_allowed_token_type"}, {}
+        elif not token.startswith("xoxb-"):
             return 200, {"ok": False, "error": "invalid_auth"}, {}
         fault = self._take_fault(method, args)
         if fault is not None:
@@ -1376,6 +1380,15 @@ class SlackStandIn:
             if user not in parent.reply_users:
                 parent.reply_users.append(user)
         return msg
+
+    # ------------------------------------------------------------ apps (Socket Mode)
+
+    socket_url: str | None = None  # set by a test to its Socket Mode stand-in's ws:// URL
+
+    def _apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        if self.socket_url is None:
+            raise SlackError("internal_error")  # the test started no Socket Mode stand-in
+        return {"url": self.socket_url}
 
     # ------------------------------------------------------------ auth / team / users
 
