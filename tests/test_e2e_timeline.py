@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from incidentbot.services.timeline import LoggedMessage
+from incidentbot.services.timeline import VIEW_LATEST, LoggedMessage
 from incidentbot.slack import ids
 from incidentbot.store import repo
 from incidentbot.store.models import FollowUp
@@ -253,6 +253,42 @@ def test_timeline_of_200_entries_is_split_within_limits(bot: Bot) -> None:
     steps = [shown.index(f"step {i:03d}") for i in range(210)]
     assert steps == sorted(steps)  # every entry, in order of when it happened
     assert "Add follow-up" in str(pages[-1]["blocks"])
+
+
+def test_a_very_long_timeline_shows_its_latest_entries_and_says_so(bot: Bot) -> None:
+    bot.command("declare Flapping for hours", user="U0ALICE")
+    channel = channel_of(bot, 1)
+    start = bot.clock.now
+    with Session(bot.runtime.engine) as session:
+        for i in range(VIEW_LATEST + 50):
+            repo.add_entry(
+                session,
+                incident_id=1,
+                kind="note",
+                actor="U0BOB",
+                at=start + timedelta(seconds=i + 1),
+                text=f"step {i:03d}",
+            )
+        session.commit()
+    earlier = len(bot.timeline(1)) - VIEW_LATEST  # the declare's own entries and 50 steps
+
+    bot.command("timeline", user="U0ALICE", channel=channel)
+
+    pages = timeline_pages(bot, "U0ALICE")
+    texts = [str(b.get("text", {}).get("text", "")) for p in pages for b in p["blocks"]]
+    assert texts[1] == (
+        f":information_source: {earlier} earlier entries are not shown: these are the latest. "
+        "`/incident postmortem` contains the full timeline."
+    )  # right under the title of the first page
+    entries = [t for t in texts if t.startswith("<!date^")]
+    assert len(entries) == VIEW_LATEST
+    shown = [int(t.split("step ")[1]) for t in entries]
+    assert shown == list(range(50, VIEW_LATEST + 50))  # the latest, oldest first
+    assert not any("*declared*" in t for t in texts)
+    for page in pages:
+        assert len(page["blocks"]) <= 50
+    assert "Add follow-up" in str(pages[-1]["blocks"])  # follow-ups are still listed
+    assert "Follow-ups (0)" in str(pages[-1]["blocks"])
 
 
 def test_scribe_edits_and_deletes_entries_and_both_are_recorded(bot: Bot) -> None:

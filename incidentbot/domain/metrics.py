@@ -14,6 +14,7 @@ that was, so a mean over one incident is not mistaken for a trend.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -68,24 +69,82 @@ class Stats:
     open_now: int  # open at `until`, declared in the window or before
 
 
-def summarize(values: Sequence[timedelta]) -> Durations:
-    """Mean and median of `values` (None for both when there are none)."""
+@dataclass(frozen=True, slots=True)
+class Elapsed:
+    """One incident declared in the window, as the stats query reads it: plain numbers.
+
+    `to_acknowledge` and `to_resolve` are seconds from declared (None when it
+    has not got there), computed by the database, so no datetime is built.
+    """
+
+    severity: str
+    open: bool
+    to_acknowledge: float | None = None
+    to_resolve: float | None = None
+
+
+def summarize_seconds(values: Sequence[float]) -> Durations:
+    """Mean and median of durations in seconds (None for both when there are none)."""
     if not values:
         return Durations(0)
-    mean = sum(values, timedelta()) / len(values)
-    median = timedelta(seconds=statistics.median(v.total_seconds() for v in values))
-    return Durations(len(values), mean, median)
+    mean = timedelta(seconds=math.fsum(values) / len(values))
+    return Durations(len(values), mean, timedelta(seconds=statistics.median(values)))
 
 
-def figures(label: str, incidents: Sequence[IncidentTimes]) -> Figures:
-    acked = [i.acknowledged_at - i.declared_at for i in incidents if i.acknowledged_at]
-    resolved = [i.resolved_at - i.declared_at for i in incidents if i.resolved_at]
+def summarize(values: Sequence[timedelta]) -> Durations:
+    """Mean and median of `values` (None for both when there are none)."""
+    return summarize_seconds([v.total_seconds() for v in values])
+
+
+def elapsed(i: IncidentTimes) -> Elapsed:
+    def since_declared(at: datetime | None) -> float | None:
+        return None if at is None else (at - i.declared_at).total_seconds()
+
+    return Elapsed(
+        i.severity, i.open, since_declared(i.acknowledged_at), since_declared(i.resolved_at)
+    )
+
+
+def figures(label: str, incidents: Sequence[Elapsed]) -> Figures:
     return Figures(
         label=label,
         incidents=len(incidents),
         open=sum(1 for i in incidents if i.open),
-        mtta=summarize(acked),
-        mttr=summarize(resolved),
+        mtta=summarize_seconds(
+            [i.to_acknowledge for i in incidents if i.to_acknowledge is not None]
+        ),
+        mttr=summarize_seconds([i.to_resolve for i in incidents if i.to_resolve is not None]),
+    )
+
+
+def window_stats(
+    window: Iterable[Elapsed],
+    *,
+    now: datetime,
+    days: int = DEFAULT_DAYS,
+    severities: Sequence[str] = (),
+    open_now: int,
+) -> Stats:
+    """Figures for the incidents declared in the `days` before `now` (`window`), by severity.
+
+    Every severity in `severities` gets a row (zero when nothing happened), in
+    that order; a severity no longer configured but still found in the data
+    follows at the end, so no incident silently drops out of the table.
+    `open_now` counts the incidents open at `now`, whenever declared.
+    """
+    window = list(window)
+    groups: dict[str, list[Elapsed]] = {sev: [] for sev in severities}
+    for sev in sorted({i.severity for i in window} - groups.keys()):
+        groups[sev] = []
+    for i in window:
+        groups[i.severity].append(i)
+    return Stats(
+        days=days,
+        since=now - timedelta(days=days),
+        until=now,
+        total=figures("all", window),
+        by_severity=tuple(figures(sev, rows) for sev, rows in groups.items()),
+        open_now=open_now,
     )
 
 
@@ -96,22 +155,17 @@ def compute_stats(
     days: int = DEFAULT_DAYS,
     severities: Sequence[str] = (),
 ) -> Stats:
-    """Figures for the incidents declared in the `days` before `now`, by severity.
+    """`window_stats` of incidents given by their timestamps (all of them: any age).
 
-    Every severity in `severities` gets a row (zero when nothing happened), in
-    that order; a severity no longer configured but still found in the data
-    follows at the end, so no incident silently drops out of the table.
+    The database computes the same numbers itself (`ReportService.stats`); this
+    is the plain definition, and what the table tests check.
     """
     since = now - timedelta(days=days)
     everything = list(incidents)
-    window = [i for i in everything if since <= i.declared_at <= now]
-    seen = dict.fromkeys([*severities, *sorted({i.severity for i in window})])
-    rows = tuple(figures(sev, [i for i in window if i.severity == sev]) for sev in seen)
-    return Stats(
+    return window_stats(
+        (elapsed(i) for i in everything if since <= i.declared_at <= now),
+        now=now,
         days=days,
-        since=since,
-        until=now,
-        total=figures("all", window),
-        by_severity=rows,
+        severities=severities,
         open_now=sum(1 for i in everything if i.open and i.declared_at <= now),
     )

@@ -97,12 +97,22 @@ class IncidentService:
     def list_open(self) -> list[IncidentSnapshot]:
         with Session(self.engine) as session:
             rows = repo.open_incidents(session, final_status=self.config.final_status)
-            return [self._snapshot(session, row) for row in rows]
+            # Roles and latest updates of all of them in two queries, not two per incident.
+            numbers = [int(row.id or 0) for row in rows]
+            roles = repo.current_roles_of(session, incident_ids=numbers)
+            updates = _latest_update_texts(session, numbers)
+            return [
+                self._snapshot(session, row, roles=roles[n], update_text=updates.get(n, ""))
+                for n, row in zip(numbers, rows, strict=True)
+            ]
 
-    def timeline(self, number: int) -> tuple[IncidentSnapshot, Sequence[TimelineEntry]]:
+    def timeline(
+        self, number: int, *, latest: int | None = None
+    ) -> tuple[IncidentSnapshot, Sequence[TimelineEntry]]:
+        """The incident and its entries in time order (only the `latest` ones, if given)."""
         with Session(self.engine) as session:
             snapshot = self._snapshot(session, self._load(session, number))
-            return snapshot, repo.timeline(session, incident_id=number)
+            return snapshot, repo.timeline(session, incident_id=number, latest=latest)
 
     # -- declare -------------------------------------------------------------------
     def declare(
@@ -451,8 +461,20 @@ class IncidentService:
             raise NotFound(f"There is no incident {rules.label(number)}.")
         return incident
 
-    def _snapshot(self, session: Session, incident: Incident) -> IncidentSnapshot:
+    def _snapshot(
+        self,
+        session: Session,
+        incident: Incident,
+        *,
+        roles: Mapping[str, str] | None = None,
+        update_text: str | None = None,
+    ) -> IncidentSnapshot:
+        """The incident as plain data; `roles`/`update_text` when the caller already has them."""
         number = int(incident.id or 0)
+        if roles is None:
+            roles = repo.current_roles(session, incident_id=number)
+        if update_text is None:
+            update_text = _latest_update_text(session, number)
         return IncidentSnapshot(
             number=number,
             title=incident.title,
@@ -464,16 +486,14 @@ class IncidentService:
             declared_at=incident.declared_at,
             channel_id=incident.channel_id,
             channel_name=incident.channel_name,
-            roles=_ordered_roles(
-                repo.current_roles(session, incident_id=number), self.config.role_names
-            ),
+            roles=_ordered_roles(roles, self.config.role_names),
             summary=incident.summary,
             resolved_at=incident.resolved_at,
             acknowledged_at=incident.acknowledged_at,
             mitigated_at=incident.mitigated_at,
             final_status=self.config.final_status,
             last_update_at=incident.last_update_at,
-            last_update_text=_latest_update_text(session, number),
+            last_update_text=update_text,
         )
 
     def _ic(self, session: Session, number: int) -> str | None:
@@ -558,6 +578,21 @@ def _latest_update_text(session: Session, number: int) -> str:
         .limit(1)
     )
     return session.exec(stmt).first() or ""
+
+
+def _latest_update_texts(session: Session, numbers: Sequence[int]) -> dict[int, str]:
+    """`_latest_update_text` of many incidents in one query (incidents without one left out)."""
+    if not numbers:
+        return {}
+    stmt = (
+        select(StatusUpdate.incident_id, StatusUpdate.text)
+        .where(col(StatusUpdate.incident_id).in_(numbers))
+        .order_by(col(StatusUpdate.posted_at).desc(), col(StatusUpdate.id).desc())
+    )
+    latest: dict[int, str] = {}
+    for number, text in session.exec(stmt).all():
+        latest.setdefault(number, text)  # the first row of each incident is its newest
+    return latest
 
 
 def _ordered_roles(current: Mapping[str, str], order: Sequence[str]) -> dict[str, str]:

@@ -37,6 +37,8 @@ from incidentbot.store.models import FollowUp, TimelineEntry
 CONFIRM_REACTION = "white_check_mark"
 AUDIT_KINDS = frozenset({"timeline_edit", "timeline_delete"})
 METADATA_LIMIT = 3000  # Slack's limit on a modal's private_metadata
+# `/incident timeline` shows at most this many entries, the latest; the postmortem has all.
+VIEW_LATEST = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +149,7 @@ class TimelineView:
     viewer: str
     can_edit_all: bool = False
     hidden: int = 0  # deleted entries, not shown
+    earlier: int = 0  # entries before the latest `VIEW_LATEST`, not shown
 
     def may_edit(self, entry: TimelineEntry) -> bool:
         return entry.kind not in AUDIT_KINDS and (
@@ -273,18 +276,23 @@ class TimelineService:
 
     # -- viewing and editing -------------------------------------------------------------
     def view(self, number: int, viewer: str) -> TimelineView:
-        snapshot, entries = self.incidents.timeline(number)
+        """The latest `VIEW_LATEST` entries; how many earlier and deleted ones are not shown."""
+        snapshot, entries = self.incidents.timeline(number, latest=VIEW_LATEST)
         with Session(self.engine) as session:
             follow_ups = list(repo.follow_ups(session, incident_id=number))
-            hidden = len(repo.timeline(session, incident_id=number, include_deleted=True))
+            total = repo.count_entries(session, incident_id=number)  # deleted ones too
+            live = len(entries)
+            if live >= VIEW_LATEST:  # there may be more than are shown
+                live = repo.count_entries(session, incident_id=number, include_deleted=False)
         try:
             self.incidents.auth.check("timeline_edit", snapshot, viewer)
             can_edit_all = True
         except NotAllowed:
             can_edit_all = False
-        return TimelineView(
-            snapshot, entries, follow_ups, viewer, can_edit_all, hidden - len(entries)
-        )
+        # max(): entries added between the reads must not make a count negative.
+        earlier = max(live - len(entries), 0)
+        hidden = max(total - max(live, len(entries)), 0)
+        return TimelineView(snapshot, entries, follow_ups, viewer, can_edit_all, hidden, earlier)
 
     def entry_for_change(self, entry_id: int, actor: str) -> tuple[IncidentSnapshot, TimelineEntry]:
         """The entry `actor` wants to edit or delete, once they are allowed to."""

@@ -148,11 +148,25 @@ def _tail(view: TimelineView) -> Blocks:
     return out
 
 
+def earlier_note(earlier: int) -> str:
+    """The line above a timeline that starts with its latest entries only."""
+    return (
+        f":information_source: {earlier:,} earlier entr{'y is' if earlier == 1 else 'ies are'} "
+        "not shown: these are the latest. `/incident postmortem` contains the full timeline."
+    )
+
+
 def timeline_messages(view: TimelineView) -> list[tuple[str, Blocks]]:
-    """The timeline, oldest first, in as many ephemeral messages as Slack's limits need."""
+    """The timeline, oldest first, in as many ephemeral messages as Slack's limits need.
+
+    A very long one shows only its latest entries (`TimelineView.earlier` are left
+    out), and says so at the top.
+    """
     items = [_entry_block(view, e) for e in view.entries]
     if not items:
         items = [section("_Nothing recorded yet._")]
+    if view.earlier:
+        items.insert(0, section(earlier_note(view.earlier)))
     pages: list[Blocks] = [[]]
     for block in [*items, *_tail(view)]:
         page = pages[-1]

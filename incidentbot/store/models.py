@@ -45,7 +45,10 @@ class Incident(SQLModel, table=True):
     updated_at: datetime
     last_update_at: datetime | None = None  # latest stakeholder update
 
-    __table_args__ = (Index("ix_incident_status_declared", "status", "declared_at"),)
+    __table_args__ = (
+        Index("ix_incident_status_declared", "status", "declared_at"),
+        Index("ix_incident_declared_at", "declared_at"),  # /incident stats: a window of days
+    )
 
 
 class RoleAssignment(SQLModel, table=True):

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 
@@ -19,6 +19,7 @@ from incidentbot.store.models import FollowUp, Incident, RoleAssignment, SlackMe
 def get_incident(session: Session, *, number: int, lock: bool = False) -> Incident | None:
     stmt = select(Incident).where(Incident.id == number)
     if lock:
+        _write_lock(session)
         stmt = stmt.with_for_update()
     return session.exec(stmt).first()
 
@@ -28,18 +29,40 @@ def incident_by_channel(
 ) -> Incident | None:
     stmt = select(Incident).where(Incident.channel_id == channel_id)
     if lock:
+        _write_lock(session)
         stmt = stmt.with_for_update()
     return session.exec(stmt).first()
+
+
+def _write_lock(session: Session) -> None:
+    """On SQLite, take the database's write lock before a locking read.
+
+    SQLite ignores `FOR UPDATE` and the driver starts a transaction only at the
+    first write, so two check-then-write use cases (a double-clicked button, a
+    double-submitted modal) would both read the old state and both write. A
+    write that changes nothing starts the transaction and takes the lock, like
+    `BEGIN IMMEDIATE`: the other waits (busy timeout), then reads fresh data.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.connection().exec_driver_sql("UPDATE incident SET id = id WHERE 0")
 
 
 def incident_by_source_key(session: Session, *, source_key: str) -> Incident | None:
     return session.exec(select(Incident).where(Incident.source_key == source_key)).first()
 
 
+def is_open(final_status: str) -> ColumnElement[bool]:
+    """`status != final_status`, written as two ranges so an index on status can serve it."""
+    return or_(col(Incident.status) < final_status, col(Incident.status) > final_status)
+
+
 def open_incidents(session: Session, *, final_status: str, limit: int = 200) -> Sequence[Incident]:
+    # The ids come from the status index first: with ORDER BY id LIMIT in the same query,
+    # SQLite would rather walk every incident by id (most are resolved) than use the index.
+    open_ids = select(Incident.id).where(is_open(final_status))
     stmt = (
         select(Incident)
-        .where(Incident.status != final_status)
+        .where(col(Incident.id).in_(open_ids))
         .order_by(col(Incident.id).desc())
         .limit(limit)
     )
@@ -50,7 +73,7 @@ def open_counts(session: Session, *, final_status: str) -> dict[str, int]:
     """Open incidents by severity."""
     stmt = (
         select(Incident.severity, func.count())
-        .where(Incident.status != final_status)
+        .where(is_open(final_status))
         .group_by(Incident.severity)
     )
     return {severity: int(n) for severity, n in session.exec(stmt).all()}
@@ -90,6 +113,19 @@ def current_roles(session: Session, *, incident_id: int) -> dict[str, str]:
         RoleAssignment.incident_id == incident_id, col(RoleAssignment.ended_at).is_(None)
     )
     return {a.role: a.user_id for a in session.exec(stmt).all()}
+
+
+def current_roles_of(session: Session, *, incident_ids: Sequence[int]) -> dict[int, dict[str, str]]:
+    """`current_roles` of many incidents in one query: incident id → role → user."""
+    out: dict[int, dict[str, str]] = {n: {} for n in incident_ids}
+    if not incident_ids:
+        return out
+    stmt = select(RoleAssignment).where(
+        col(RoleAssignment.incident_id).in_(incident_ids), col(RoleAssignment.ended_at).is_(None)
+    )
+    for a in session.exec(stmt).all():
+        out[a.incident_id][a.role] = a.user_id
+    return out
 
 
 def role_history(session: Session, *, incident_id: int) -> Sequence[RoleAssignment]:
@@ -152,20 +188,36 @@ def add_entry(
 
 
 def timeline(
-    session: Session, *, incident_id: int, include_deleted: bool = False
+    session: Session,
+    *,
+    incident_id: int,
+    include_deleted: bool = False,
+    latest: int | None = None,
 ) -> Sequence[TimelineEntry]:
+    """The entries in time order; with `latest`, only the last `latest` of them.
+
+    The latest are read newest first (`ORDER BY at DESC, id DESC LIMIT n`, which
+    walks `ix_timeline_incident_at` backwards) and returned reversed, so a long
+    timeline costs no more than what is shown.
+    """
     stmt = select(TimelineEntry).where(TimelineEntry.incident_id == incident_id)
     if not include_deleted:
         stmt = stmt.where(col(TimelineEntry.deleted_at).is_(None))
-    return session.exec(stmt.order_by(col(TimelineEntry.at), col(TimelineEntry.id))).all()
+    if latest is None:
+        return session.exec(stmt.order_by(col(TimelineEntry.at), col(TimelineEntry.id))).all()
+    newest_first = stmt.order_by(col(TimelineEntry.at).desc(), col(TimelineEntry.id).desc())
+    return list(reversed(session.exec(newest_first.limit(latest)).all()))
 
 
-def count_entries(session: Session, *, incident_id: int) -> int:
+def count_entries(session: Session, *, incident_id: int, include_deleted: bool = True) -> int:
+    """How many entries `incident_id` has (deleted ones too, unless told otherwise)."""
     stmt = (
         select(func.count())
         .select_from(TimelineEntry)
         .where(TimelineEntry.incident_id == incident_id)
     )
+    if not include_deleted:
+        stmt = stmt.where(col(TimelineEntry.deleted_at).is_(None))
     return int(session.exec(stmt).one())
 
 
