@@ -6,8 +6,6 @@ so what is tested is what runs.
 from __future__ import annotations
 
 import logging
-import threading
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,40 +28,16 @@ from incidentbot.slack.listeners import register_all
 from incidentbot.slack.listeners.context import Services
 from incidentbot.store.db import make_engine, migrate, ping
 from incidentbot.web import WebApp, make_server
+from incidentbot.workers import AckGate, TrackingExecutor, wait_all_idle
 
 log = logging.getLogger(__name__)
 
-LISTENER_THREADS = 32
+LISTENER_THREADS = 32  # Bolt's pool: listeners up to their ack()
+WORK_THREADS = 2  # what listeners do after acking; bounded so acks keep the CPU they need
 
 
 class StartupError(Exception):
     """A problem that stops start-up, with a message for the operator."""
-
-
-class TrackingExecutor(ThreadPoolExecutor):
-    """Bolt's listener pool, counting work in flight so shutdown (and tests) can wait for it."""
-
-    def __init__(self, max_workers: int) -> None:
-        super().__init__(max_workers=max_workers, thread_name_prefix="listener")
-        self._pending = 0
-        self._idle = threading.Condition()
-
-    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future:
-        with self._idle:
-            self._pending += 1
-        future = super().submit(fn, *args, **kwargs)
-        future.add_done_callback(self._done)
-        return future
-
-    def _done(self, _future: Future) -> None:
-        with self._idle:
-            self._pending -= 1
-            self._idle.notify_all()
-
-    def wait_idle(self, timeout: float = 10.0) -> bool:
-        """Block until no listener work is queued or running."""
-        with self._idle:
-            return self._idle.wait_for(lambda: self._pending == 0, timeout=timeout)
 
 
 @dataclass
@@ -76,6 +50,7 @@ class Runtime:
     scheduler: BackgroundScheduler
     timers: Timers
     executor: TrackingExecutor
+    work: TrackingExecutor
     web: WebApp = field(init=False)
     _server: Any = field(default=None, repr=False)
 
@@ -90,6 +65,10 @@ class Runtime:
             "mode": mode,
         }
         return database, details
+
+    def wait_idle(self, timeout: float = 20.0) -> bool:
+        """Wait until no listener and no post-ack work is queued or running."""
+        return wait_all_idle(self.executor, self.work, timeout=timeout)
 
     def start_background(self) -> None:
         """Re-arm stored timers (due ones fire at once), then start the scheduler."""
@@ -118,11 +97,12 @@ class Runtime:
     def stop(self) -> None:
         if self._server is not None:
             self._server.close()
-        self.executor.wait_idle(timeout=10)
+        self.wait_idle(timeout=10)
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         self.timers.shutdown()
         self.executor.shutdown(wait=True)
+        self.work.shutdown(wait=True)
         self.engine.dispose()
 
 
@@ -172,8 +152,10 @@ def build(settings: Settings, config: Config, *, clock: Clock = utcnow) -> Runti
         home=home,
         timeline=TimelineService(incidents=incidents),
         reports=ReportService(incidents=incidents),
+        work=TrackingExecutor(WORK_THREADS, name="work"),
+        gate=AckGate(),
     )
-    executor = TrackingExecutor(LISTENER_THREADS)
+    executor = TrackingExecutor(LISTENER_THREADS, name="listener")
     bolt = App(
         client=client,
         signing_secret=settings.signing_secret or "",
@@ -184,8 +166,12 @@ def build(settings: Settings, config: Config, *, clock: Clock = utcnow) -> Runti
     )
     register_all(bolt, services)
     watch(metrics, incidents)
-    runtime = Runtime(settings, config, engine, services, bolt, scheduler, timers, executor)
-    runtime.web = WebApp(None if settings.socket_mode else bolt, runtime.health, metrics)
+    runtime = Runtime(
+        settings, config, engine, services, bolt, scheduler, timers, executor, services.work
+    )
+    runtime.web = WebApp(
+        None if settings.socket_mode else bolt, runtime.health, metrics, gate=services.gate
+    )
     return runtime
 
 

@@ -19,6 +19,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress.server import create_server
 
 from incidentbot.metrics import CONTENT_TYPE, Metrics
+from incidentbot.workers import AckGate
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +30,13 @@ StartResponse = Callable[..., Any]
 class WebApp:
     """A tiny WSGI router in front of Bolt's WSGI adapter."""
 
-    def __init__(self, bolt: App | None, health: Health, metrics: Metrics) -> None:
+    def __init__(
+        self, bolt: App | None, health: Health, metrics: Metrics, *, gate: AckGate | None = None
+    ) -> None:
         self.slack = SlackRequestHandler(bolt, path="/slack/events") if bolt else None
         self.health = health
         self.metrics = metrics
+        self.gate = gate or AckGate()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
@@ -49,7 +53,8 @@ class WebApp:
                     captured.append(status_line)
                     return start_response(status_line, headers, exc_info)
 
-                body = self.slack(environ, capture)
+                with self.gate.acking():
+                    body = self.slack(environ, capture)
                 status = captured[0] if captured else "200 OK"
                 return body
             if path == "/healthz" and method in ("GET", "HEAD"):

@@ -116,7 +116,7 @@ class Bot:
 
     # -- driving ------------------------------------------------------------------
     def wait(self) -> None:
-        assert self.runtime.executor.wait_idle(timeout=20), "listeners did not finish"
+        assert self.runtime.wait_idle(timeout=20), "listeners did not finish"
 
     def command(self, text: str, **kwargs: Any) -> Any:
         reply = self.sender.command(text, **kwargs)

@@ -165,6 +165,15 @@ def test_long_and_hostile_titles_are_stored_and_shown_literally(bot: Bot) -> Non
     assert all(len(incident_channel(bot, i.id).purpose) <= 250 for i in (first, second, third))
 
 
+def test_nul_characters_are_dropped_from_user_text(bot: Bot) -> None:
+    """PostgreSQL text columns reject NUL; it is never meaningful in an incident."""
+    bot.command("declare Bad\x00title", user="U0ALICE")
+    assert bot.incidents()[0].title == "Badtitle"
+    channel = incident_channel(bot, 1)
+    bot.command("note a\x00b", user="U0ALICE", channel=channel.id)
+    assert bot.timeline(1)[-1].text == "ab"
+
+
 def test_changes_update_topic_card_and_timeline(bot: Bot) -> None:
     bot.command("declare sev3 API errors", user="U0ALICE")
     channel = incident_channel(bot, 1)
@@ -237,18 +246,14 @@ def test_welcome_buttons_take_roles_and_resolve(bot: Bot) -> None:
 
 def test_refused_button_is_acked_at_once_and_explained(bot: Bot) -> None:
     """A listener failing after ack() must not turn into a Slack timeout."""
-    import time
-
     bot.command("declare Queue backlog", user="U0ALICE")
     channel = incident_channel(bot, 1)
     message = welcome(bot, 1)
-    started = time.monotonic()
     reply = bot.sender.block_action(
         "incident.take_ic", user="U0ERIN", value="1", channel=channel.id, message_ts=message.ts
     )
     bot.wait()
-    assert reply.status == 200
-    assert time.monotonic() - started < 2.5  # well inside Slack's 3 s, never the ack timeout
+    assert reply.status == 200  # before the fix: Bolt's ack timeout, then 404
     assert "Only the Incident Commander (<@U0ALICE>)" in bot.replies()[-1]
     assert channel.topic.endswith("IC: <@U0ALICE>")
 

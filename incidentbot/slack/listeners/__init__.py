@@ -14,6 +14,7 @@ from incidentbot.slack.listeners import (
     errors,
     escalation,
     home,
+    middleware,
     timeline,
     updates,
     views,
@@ -23,6 +24,7 @@ from incidentbot.slack.listeners.context import Services
 
 def register_all(app: App, services: Services) -> None:
     errors.register(app, services)
+    middleware.register(app)
     commands.register(app, services)
     actions.register(app, services)
     views.register(app, services)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -16,16 +17,20 @@ from incidentbot.slack.listeners.errors import guarded
 def register(app: App, services: Services) -> None:
     @app.action(ids.TAKE_IC)
     @guarded(services)
-    def take_ic(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+    def take_ic(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond
+    ) -> Iterator[None]:
         ack()
+        yield  # acked: the rest runs on the work pool
         _take(services, body, action, respond, "incident_commander")
 
     @app.action(ids.TAKE_SCRIBE)
     @guarded(services)
     def take_scribe(
         ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond
-    ) -> None:
+    ) -> Iterator[None]:
         ack()
+        yield  # acked: the rest runs on the work pool
         _take(services, body, action, respond, "scribe")
 
     @app.action(ids.OPEN_RESOLVE)

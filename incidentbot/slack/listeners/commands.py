@@ -7,7 +7,7 @@ nothing else happens. Everything else acks first and works afterwards.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +42,9 @@ Handler = Callable[[Services, Invocation], None]
 def register(app: App, services: Services) -> None:
     @app.command("/incident")
     @guarded(services)
-    def incident(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
+    def incident(
+        ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient
+    ) -> Iterator[None]:
         try:
             command = commands.parse(
                 body.get("text", ""), vocabulary(services), actor_id=body["user_id"]
@@ -51,6 +53,8 @@ def register(app: App, services: Services) -> None:
             ack(text=f":warning: {error}")
             return
         ack()
+        if not may_open_modal(command):
+            yield  # acked: the rest runs on the work pool
         call = Invocation(
             command,
             body["user_id"],
@@ -60,6 +64,18 @@ def register(app: App, services: Services) -> None:
             client,
         )
         HANDLERS[command.name](services, _with_incident(services, call))
+
+
+def may_open_modal(command: Command) -> bool:
+    """Subcommands that may open a modal stay on the ack path: a trigger_id is only
+    valid for 3 seconds, too short to wait behind queued work."""
+    return not command.text and command.name in {
+        "declare",
+        "roles",
+        "resolve",
+        "escalate",
+        "update",
+    }
 
 
 def vocabulary(services: Services) -> commands.Vocabulary:

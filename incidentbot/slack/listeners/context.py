@@ -15,6 +15,7 @@ from incidentbot.services.reports import ReportService
 from incidentbot.services.timeline import TimelineService
 from incidentbot.services.updates import UpdateService
 from incidentbot.slack.gateway import SlackGateway
+from incidentbot.workers import AckGate, TrackingExecutor
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,8 @@ class Services:
     home: HomeService
     timeline: TimelineService
     reports: ReportService
+    work: TrackingExecutor  # runs what listeners do after acking
+    gate: AckGate  # lets that work step aside while acks are in flight
 
 
 def problems_text(problems: Sequence[str]) -> str:

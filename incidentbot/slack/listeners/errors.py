@@ -1,7 +1,8 @@
 """The one error handler: our own errors become a short private message, the rest
 are logged with their traceback and the person is told something went wrong.
 
-Why listeners are also wrapped by `guarded`: with Bolt's sync App in HTTP mode
+Listeners are wrapped by `guarded` (which also hands post-ack work to the work
+pool, see its docstring). Why errors are caught there too: with Bolt's sync App in HTTP mode
 (`process_before_response=False`), a listener that raises *after* `ack()` makes
 Bolt's thread runner overwrite the stored ack with `None`. When that happens
 before the request thread has picked the ack up, the request waits out the
@@ -13,8 +14,9 @@ the ack stands, and hands it to the same `report` that `app.error` uses.
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import Any
 
 from slack_bolt import App
@@ -41,23 +43,47 @@ def report(services: Services, error: Exception, body: dict[str, Any], respond: 
 
 
 def guarded(services: Services) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorate a listener so its errors are reported without undoing its ack."""
+    """Decorate a listener: report its errors without undoing its ack, and move the
+    work it does after acking to the work pool.
+
+    A listener marks the end of its ack path with a bare `yield` right after
+    `ack()`: the lines before run on Bolt's listener pool, the lines after run
+    on `services.work`. Slack's acknowledgements therefore never wait behind
+    slow work, however much of it is queued (a listener without `yield` runs
+    entirely on Bolt's pool).
+    """
 
     def decorate(listener: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(listener)  # Bolt injects arguments by the wrapped signature
-        def run(**kwargs: Any) -> Any:
+        def run(**kwargs: Any) -> None:
             try:
-                return listener(**kwargs)
+                steps = listener(**kwargs)
+                if not inspect.isgenerator(steps):
+                    return
+                next(steps, None)  # up to and including ack()
             except Exception as error:
-                ack = kwargs.get("ack")
-                if ack is not None and ack.response is None:
-                    ack()  # never leave Slack waiting, whatever failed
-                report(services, error, kwargs.get("body") or {}, kwargs.get("respond"))
-                return None
+                _fail(services, error, kwargs)
+                return
+            services.work.submit(_finish, services, steps, kwargs)
 
         return run
 
     return decorate
+
+
+def _finish(services: Services, steps: Generator[Any, Any, Any], kwargs: dict[str, Any]) -> None:
+    services.gate.step_aside()
+    try:
+        next(steps, None)
+    except Exception as error:
+        _fail(services, error, kwargs)
+
+
+def _fail(services: Services, error: Exception, kwargs: dict[str, Any]) -> None:
+    ack = kwargs.get("ack")
+    if ack is not None and ack.response is None:
+        ack()  # never leave Slack waiting, whatever failed
+    report(services, error, kwargs.get("body") or {}, kwargs.get("respond"))
 
 
 def register(app: App, services: Services) -> None:

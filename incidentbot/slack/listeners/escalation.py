@@ -3,6 +3,7 @@ page DM, Escalate on the welcome message, and the picker's submission."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -18,8 +19,9 @@ def register(app: App, services: Services) -> None:
     @guarded(services)
     def acknowledge(
         ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond
-    ) -> None:
+    ) -> Iterator[None]:
         ack()
+        yield  # acked: the rest runs on the work pool
         escalation_id = int(action["value"])
         number = services.escalations.number_for(escalation_id)
         actor = body["user"]["id"]
@@ -27,8 +29,11 @@ def register(app: App, services: Services) -> None:
 
     @app.action(ids.JOIN_CHANNEL)
     @guarded(services)
-    def join(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+    def join(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond
+    ) -> Iterator[None]:
         ack()
+        yield  # acked: the rest runs on the work pool
         incident = services.incidents.get(int(action["value"]))
         if incident.channel_id:
             services.slack.invite(incident.channel_id, [body["user"]["id"]])
@@ -45,11 +50,12 @@ def register(app: App, services: Services) -> None:
 
     @app.view(ids.ESCALATE_VIEW)
     @guarded(services)
-    def pick(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+    def pick(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> Iterator[None]:
         chosen = view["state"]["values"][ids.PATH][ids.PATH].get("selected_option")
         if not chosen:
             ack(response_action="errors", errors={ids.PATH: "Pick a path to page."})
             return
         ack()
+        yield  # acked: the rest runs on the work pool
         number, actor = int(view["private_metadata"]), body["user"]["id"]
         services.escalations.start(number, chosen["value"], actor=actor)

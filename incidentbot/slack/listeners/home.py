@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -16,8 +17,9 @@ from incidentbot.slack.listeners.errors import guarded
 def register(app: App, services: Services) -> None:
     @app.event("app_home_opened")
     @guarded(services)
-    def home_opened(ack: Ack, event: dict[str, Any]) -> None:
+    def home_opened(ack: Ack, event: dict[str, Any]) -> Iterator[None]:
         ack()
+        yield  # acked: the rest runs on the work pool
         if event.get("tab", "home") == "home":  # the Messages tab needs nothing from us
             services.home.publish(event["user"])
 

@@ -11,6 +11,7 @@ the number of deliveries.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt import Ack, App, Respond
@@ -48,8 +49,9 @@ def register(app: App, services: Services) -> None:
 
     @app.view(ids.LOG_MESSAGE_VIEW)
     @guarded(services)
-    def log_message_into(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+    def log_message_into(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> Iterator[None]:
         ack()
+        yield  # acked: the rest runs on the work pool
         message = LoggedMessage.from_metadata(view["private_metadata"])
         user_id = body["user"]["id"]
         number = int(view_values(view)[ids.PICK_INCIDENT])
@@ -86,20 +88,22 @@ def register(app: App, services: Services) -> None:
 
     @app.view(ids.EDIT_ENTRY_VIEW)
     @guarded(services)
-    def edit_entry(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+    def edit_entry(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> Iterator[None]:
         text = (view_values(view).get(ids.ENTRY_TEXT) or "").strip()
         if not text:
             ack(response_action="errors", errors={ids.ENTRY_TEXT: "Give the entry some text."})
             return
         ack()
+        yield  # acked: the rest runs on the work pool
         user_id = body["user"]["id"]
         changed = services.timeline.edit_entry(int(view["private_metadata"]), text, actor=user_id)
         _report(services, user_id, changed)
 
     @app.view(ids.DELETE_ENTRY_VIEW)
     @guarded(services)
-    def delete_entry(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+    def delete_entry(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> Iterator[None]:
         ack()
+        yield  # acked: the rest runs on the work pool
         user_id = body["user"]["id"]
         changed = services.timeline.delete_entry(int(view["private_metadata"]), actor=user_id)
         _report(services, user_id, changed)
@@ -115,13 +119,14 @@ def register(app: App, services: Services) -> None:
 
     @app.view(ids.FOLLOW_UP_VIEW)
     @guarded(services)
-    def add_follow_up(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+    def add_follow_up(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> Iterator[None]:
         values = view_values(view)
         text = (values.get(ids.FOLLOW_UP_TEXT) or "").strip()
         if not text:
             ack(response_action="errors", errors={ids.FOLLOW_UP_TEXT: "Say what should be done."})
             return
         ack()
+        yield  # acked: the rest runs on the work pool
         user_id = body["user"]["id"]
         changed = services.timeline.add_follow_up(
             int(view["private_metadata"]),

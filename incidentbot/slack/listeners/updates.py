@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -29,8 +30,9 @@ def register(app: App, services: Services) -> None:
 
     @app.action(SNOOZE)
     @guarded(services)
-    def snooze(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+    def snooze(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> Iterator[None]:
         ack()
+        yield  # acked: the rest runs on the work pool
         number, minutes = (int(part) for part in action["value"].split(":"))
         user_id = body["user"]["id"]
         until = services.updates.snooze(number, minutes, actor=user_id)
@@ -43,13 +45,14 @@ def register(app: App, services: Services) -> None:
 
     @app.view(ids.UPDATE_VIEW)
     @guarded(services)
-    def submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+    def submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> Iterator[None]:
         values = view_values(view)
         text = (values.get(ids.UPDATE_STATUS) or "").strip()
         if not text:
             ack(response_action="errors", errors={ids.UPDATE_STATUS: "Say where things stand."})
             return
         ack()
+        yield  # acked: the rest runs on the work pool
         user_id = body["user"]["id"]
         minutes = int(values.get(ids.UPDATE_NEXT) or 0)
         outcome = services.updates.post(

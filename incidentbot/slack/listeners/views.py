@@ -7,6 +7,7 @@ stays open with the field marked; everything else acks first, then works.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -19,13 +20,14 @@ from incidentbot.slack.listeners.errors import guarded
 def register(app: App, services: Services) -> None:
     @app.view(ids.DECLARE_VIEW)
     @guarded(services)
-    def declare(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+    def declare(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> Iterator[None]:
         values = view_values(view)
         title = (values.get(ids.TITLE) or "").strip()
         if not title:
             ack(response_action="errors", errors={ids.TITLE: "Give the incident a title."})
             return
         ack()
+        yield  # acked: the rest runs on the work pool
         origin = json.loads(view.get("private_metadata") or "{}").get("origin")
         user_id = body["user"]["id"]
         outcome = services.incidents.declare(
@@ -50,20 +52,22 @@ def register(app: App, services: Services) -> None:
 
     @app.view(ids.RESOLVE_VIEW)
     @guarded(services)
-    def resolve(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+    def resolve(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> Iterator[None]:
         summary = (view_values(view).get(ids.SUMMARY) or "").strip()
         if not summary:
             ack(response_action="errors", errors={ids.SUMMARY: "Say briefly what fixed it."})
             return
         ack()
+        yield  # acked: the rest runs on the work pool
         user_id = body["user"]["id"]
         outcome = services.incidents.resolve(int(view["private_metadata"]), summary, actor=user_id)
         _report(services, user_id, outcome)
 
     @app.view(ids.ROLES_VIEW)
     @guarded(services)
-    def roles(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+    def roles(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> Iterator[None]:
         ack()
+        yield  # acked: the rest runs on the work pool
         wanted = {
             key[len(ids.ROLE_PREFIX) :]: value
             for key, value in view_values(view).items()
