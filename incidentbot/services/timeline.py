@@ -312,12 +312,12 @@ class TimelineService:
         if not text:
             raise InvalidChange("The entry needs some text; delete it instead.")
         snapshot, entry = self.entry_for_change(entry_id, actor)
-        if text == entry.text:
-            return Changed(snapshot, created=False)
         now = self.clock()
         with session_scope(self.engine) as session:
             stored = _entry_locked(session, entry_id)
             before = stored.text
+            if text == before:  # unchanged, or the same edit submitted twice
+                return Changed(snapshot, created=False)
             stored.text, stored.edited_at, stored.edited_by = text, now, actor
             original = (stored.data or {}).get("original_text", before)
             stored.data = {**(stored.data or {}), "original_text": original}
@@ -417,6 +417,7 @@ def _owners(entry: TimelineEntry) -> set[str]:
 
 
 def _entry_locked(session: Session, entry_id: int) -> TimelineEntry:
+    repo.lock_for_write(session)
     stmt = select(TimelineEntry).where(TimelineEntry.id == entry_id).with_for_update()
     entry = session.exec(stmt).first()
     if entry is None or entry.deleted_at is not None:

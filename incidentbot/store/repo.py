@@ -19,7 +19,7 @@ from incidentbot.store.models import FollowUp, Incident, RoleAssignment, SlackMe
 def get_incident(session: Session, *, number: int, lock: bool = False) -> Incident | None:
     stmt = select(Incident).where(Incident.id == number)
     if lock:
-        _write_lock(session)
+        lock_for_write(session)
         stmt = stmt.with_for_update()
     return session.exec(stmt).first()
 
@@ -29,12 +29,12 @@ def incident_by_channel(
 ) -> Incident | None:
     stmt = select(Incident).where(Incident.channel_id == channel_id)
     if lock:
-        _write_lock(session)
+        lock_for_write(session)
         stmt = stmt.with_for_update()
     return session.exec(stmt).first()
 
 
-def _write_lock(session: Session) -> None:
+def lock_for_write(session: Session) -> None:
     """On SQLite, take the database's write lock before a locking read.
 
     SQLite ignores `FOR UPDATE` and the driver starts a transaction only at the
