@@ -78,7 +78,7 @@ def storage_rows(name: str, url: str, incidents: int, entries: int) -> list[Row]
     r = storage.run(url, incidents, entries, 50, 20)
     rows = []
     for figure, (p50, _worst, note) in r["results"].items():
-        goal = "<= 50 ms" if figure != "timeline view" else ""
+        goal = "" if figure.startswith("postmortem") else "<= 50 ms"  # not a goal of the issue
         met = p50 <= storage.GOAL_MS if goal else None
         rows.append(Row(f"storage {name}", f"{figure} p50 ({note})", ms(p50), goal, met))
     return rows

@@ -70,7 +70,7 @@ class AckGate:
     work never waits.
     """
 
-    def __init__(self, max_wait: float = 0.05) -> None:
+    def __init__(self, max_wait: float = 0.2) -> None:
         self.max_wait = max_wait
         self._acking = 0
         self._quiet = threading.Condition()
