@@ -45,5 +45,8 @@ def test_manifest_declares_the_command_and_interactivity() -> None:
         "groups:write",
         "pins:write",
         "usergroups:read",
+        "users:read.email",  # users.lookupByEmail for escalation targets given as emails
+        "files:write",  # the postmortem upload
+        "reactions:read",  # the timeline reaction
     }
     assert needed <= scopes
