@@ -69,3 +69,22 @@ def test_formatter_masks_tokens_wherever_they_appear() -> None:
     )
     line = KeyValueFormatter().format(record)
     assert "xoxb-123" not in line and "xapp-1" not in line and "[redacted]" in line
+
+
+def test_healthz_is_503_when_the_database_is_unreachable(bot: Bot) -> None:
+    import json
+    import urllib.error
+
+    from incidentbot.store.db import make_engine
+
+    working = bot.runtime.engine
+    bot.runtime.engine = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    try:
+        with pytest.raises(urllib.error.HTTPError) as failed:
+            urllib.request.urlopen(f"{bot.url}/healthz")
+        assert failed.value.code == 503
+        details = json.loads(failed.value.read())
+        assert details["database"] == "unreachable" and details["status"] == "degraded"
+    finally:
+        bot.runtime.engine.dispose()
+        bot.runtime.engine = working
