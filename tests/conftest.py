@@ -52,6 +52,15 @@ class FakeClock:
             return self.now
 
 
+def page_dms(standin: SlackStandIn, user: str) -> list[Any]:
+    """Escalation pages a user received by DM (also those edited since, e.g. after an ack)."""
+    return [
+        m
+        for m in standin.dm_messages(user)
+        if "You are paged" in (m.text or "") or any("You are paged" in str(e) for e in m.edits)
+    ]
+
+
 @pytest.fixture
 def standin() -> Iterator[SlackStandIn]:
     stand_in = SlackStandIn()

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Bot, FakeClock
+from tests.conftest import Bot, FakeClock, page_dms
 
 CONFIG: dict[str, Any] = {
     "channels": {"announcements": ["#incidents"]},
@@ -57,12 +57,7 @@ def bot(make_bot: Callable[..., Bot]) -> Bot:
 
 
 def pages(bot: Bot, user: str) -> list[Any]:
-    """Page DMs a user received (also those edited since, e.g. after an ack)."""
-    return [
-        m
-        for m in bot.standin.dm_messages(user)
-        if "You are paged" in (m.text or "") or any("You are paged" in str(e) for e in m.edits)
-    ]
+    return page_dms(bot.standin, user)
 
 
 def channel_of(bot: Bot, number: int = 1) -> str:

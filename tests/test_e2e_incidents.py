@@ -311,6 +311,19 @@ def test_resolve_and_reopen(bot: Bot) -> None:
     assert [e.kind for e in bot.timeline(1)][-2:] == ["resolved", "reopened"]
 
 
+def test_resolve_of_a_resolved_incident_opens_no_modal(bot: Bot) -> None:
+    bot.command("declare Done already", user="U0ALICE")
+    channel = incident_channel(bot, 1)
+    bot.command("resolve Fixed", user="U0ALICE", channel=channel.id)
+    entries = len(bot.timeline(1))
+    bot.command("resolve", user="U0ALICE", channel=channel.id)
+    assert "already resolved" in bot.replies()[-1]
+    assert [
+        v for v in bot.standin.views_for("U0ALICE") if v["callback_id"] == "incident.resolve"
+    ] == []
+    assert len(bot.timeline(1)) == entries
+
+
 def test_resolve_without_summary_opens_modal(bot: Bot) -> None:
     bot.command("declare Cache miss storm", user="U0ALICE")
     channel = incident_channel(bot, 1)

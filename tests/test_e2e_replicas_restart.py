@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import SIGNING_SECRET, Bot
+from tests.conftest import SIGNING_SECRET, Bot, page_dms
 from tests.slack_requests import SlackSender
 from tests.slack_standin import SlackStandIn
 
@@ -54,11 +54,7 @@ timeout = "{t3}"
 
 
 def paged(standin: SlackStandIn, user: str) -> int:
-    return sum(
-        1
-        for m in standin.dm_messages(user)
-        if "You are paged" in (m.text or "") or any("You are paged" in str(e) for e in m.edits)
-    )
+    return len(page_dms(standin, user))
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:

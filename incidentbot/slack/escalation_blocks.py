@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from incidentbot.config import Config
-from incidentbot.domain.errors import InvalidChange
 from incidentbot.domain.escalation import preview
 from incidentbot.domain.text import escaped_within, one_line, truncate
 from incidentbot.services.snapshot import IncidentSnapshot
@@ -114,17 +113,6 @@ def picker_modal(config: Config, *, number: int, label: str, now: datetime) -> d
         "private_metadata": str(number),
         "blocks": blocks,
     }
-
-
-def picker_for(services: Any, number: int) -> dict[str, Any]:
-    """The picker for an incident; refuses when no path is configured at all."""
-    config: Config = services.config
-    if not config.escalation:
-        raise InvalidChange(
-            "No escalation paths are configured: add `[escalation.<name>]` to incidentbot.toml."
-        )
-    label = services.incidents.get(number).label
-    return picker_modal(config, number=number, label=label, now=services.incidents.clock())
 
 
 def path_list(config: Config) -> str:

@@ -17,10 +17,12 @@ from slack_sdk import WebClient
 from incidentbot.domain import commands
 from incidentbot.domain.commands import Command, CommandError
 from incidentbot.domain.errors import NotAnIncidentChannel
-from incidentbot.slack import blocks, escalation_blocks
+from incidentbot.domain.incident import check_open
+from incidentbot.slack import blocks
 from incidentbot.slack.listeners import timeline as timeline_handlers
 from incidentbot.slack.listeners.context import Services, problems_text
 from incidentbot.slack.listeners.errors import guarded
+from incidentbot.slack.listeners.escalation import escalate_or_pick
 
 
 @dataclass(frozen=True)
@@ -183,9 +185,7 @@ def update(services: Services, call: Invocation) -> None:
 def resolve(services: Services, call: Invocation) -> None:
     if not call.command.text:
         snapshot = services.incidents.get(_n(call))
-        if snapshot.resolved:
-            _reply(call, f":warning: {snapshot.label} is already resolved.")
-            return
+        check_open(snapshot.status, services.config.statuses, "resolve it")
         call.client.views_open(trigger_id=call.trigger_id, view=blocks.resolve_modal(snapshot))
         return
     outcome = services.incidents.resolve(_n(call), call.command.text, actor=call.user_id)
@@ -201,9 +201,7 @@ def escalate(services: Services, call: Invocation) -> None:
     if call.command.text:
         services.escalations.start(_n(call), call.command.text, actor=call.user_id)
         return
-    if not services.escalations.escalate_now(_n(call), actor=call.user_id):
-        picker = escalation_blocks.picker_for(services, _n(call))
-        call.client.views_open(trigger_id=call.trigger_id, view=picker)
+    escalate_or_pick(services, _n(call), call.user_id, call.trigger_id, call.client)
 
 
 def ack(services: Services, call: Invocation) -> None:

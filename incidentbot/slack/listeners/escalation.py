@@ -9,6 +9,7 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
+from incidentbot.domain.errors import InvalidChange
 from incidentbot.slack import escalation_blocks, ids
 from incidentbot.slack.listeners.context import Services, tell
 from incidentbot.slack.listeners.errors import guarded
@@ -43,10 +44,9 @@ def register(app: App, services: Services) -> None:
     @guarded(services)
     def escalate(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
-        number = int(action["value"])
-        if not services.escalations.escalate_now(number, actor=body["user"]["id"]):
-            picker = escalation_blocks.picker_for(services, number)
-            client.views_open(trigger_id=body["trigger_id"], view=picker)
+        escalate_or_pick(
+            services, int(action["value"]), body["user"]["id"], body["trigger_id"], client
+        )
 
     @app.view(ids.ESCALATE_VIEW)
     @guarded(services)
@@ -59,3 +59,21 @@ def register(app: App, services: Services) -> None:
         yield  # acked: the rest runs on the work pool
         number, actor = int(view["private_metadata"]), body["user"]["id"]
         services.escalations.start(number, chosen["value"], actor=actor)
+
+
+def escalate_or_pick(
+    services: Services, number: int, actor: str, trigger_id: str, client: WebClient
+) -> None:
+    """`/incident escalate` and the Escalate button: page the next level of every
+    running escalation now, or, when none runs, open the path picker."""
+    if services.escalations.escalate_now(number, actor=actor):
+        return
+    if not services.config.escalation:
+        raise InvalidChange(
+            "No escalation paths are configured: add `[escalation.<name>]` to incidentbot.toml."
+        )
+    incident = services.incidents.get(number)
+    picker = escalation_blocks.picker_modal(
+        services.config, number=number, label=incident.label, now=services.incidents.clock()
+    )
+    client.views_open(trigger_id=trigger_id, view=picker)
