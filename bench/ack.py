@@ -48,10 +48,10 @@ from slack_sdk import WebClient
 
 from bench.common import SIGNING_SECRET, percentile, start_bot
 from incidentbot.logs import configure_logging
+from incidentbot.playground.client import SlackSender, slack_signature
+from incidentbot.playground.standin import SlackStandIn
 from incidentbot.slack import ids
 from incidentbot.web import WebApp, make_server, run_until_closed
-from tests.slack_requests import SlackSender, slack_signature
-from tests.slack_standin import SlackStandIn
 
 KINDS = ("help", "list", "bad command", "click")
 GOAL_P99_MS = 50.0

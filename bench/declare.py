@@ -25,8 +25,8 @@ import time
 from dataclasses import dataclass
 
 from bench.common import SIGNING_SECRET, percentile, start_bot
-from tests.slack_requests import SlackSender
-from tests.slack_standin import SlackStandIn
+from incidentbot.playground.client import SlackSender
+from incidentbot.playground.standin import SlackStandIn
 
 GOAL_P50_MS = 150.0
 GOAL_CALLS = 8

@@ -23,7 +23,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tests.slack_standin import SlackStandIn
+from incidentbot.playground.standin import SlackStandIn
 
 ROOT = Path(__file__).resolve().parent.parent
 GOAL_MB = 120.0

@@ -25,11 +25,11 @@ from sqlalchemy import create_engine, make_url, text
 from sqlmodel import Session, select
 
 from incidentbot.config import Config, Settings, parse_config
+from incidentbot.playground.client import SlackSender
+from incidentbot.playground.standin import SlackStandIn
 from incidentbot.runtime import Runtime, build
 from incidentbot.store.models import Incident, TimelineEntry
 from incidentbot.web import run_until_closed
-from tests.slack_requests import SlackSender
-from tests.slack_standin import SlackStandIn
 
 SIGNING_SECRET = "test-signing-secret"
 PG_URL = os.environ.get("INCIDENTBOT_TEST_POSTGRES_URL")

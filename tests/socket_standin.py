@@ -9,7 +9,7 @@ the app's acknowledgement ``{"envelope_id", "payload"?}``, and records every
 connection and every message the app sent.
 
 Not responsible for: ``apps.connections.open`` (the Web API stand-in in
-``tests/slack_standin.py`` answers it with ``url``), building payloads (see
+``incidentbot/playground/standin.py`` answers it with ``url``), building payloads (see
 ``tests/slack_requests.py``), or TLS (the URL is ``ws://``; slack_sdk's
 built-in client uses a plain socket for any port other than 443).
 """

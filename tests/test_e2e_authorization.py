@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
+from incidentbot.playground.standin import ts_key
 from incidentbot.slack import ids
 from tests.conftest import Bot
-from tests.slack_standin import ts_key
 
 IC, SCRIBE, ADMIN, GROUP_ADMIN, OUTSIDER = "U0ALICE", "U0BOB", "U0CAROL", "U0DAVE", "U0ERIN"
 CONFIG: dict[str, Any] = {

@@ -18,10 +18,10 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from incidentbot.playground.client import Reply
 from incidentbot.slack import ids
 from incidentbot.store.models import RoleAssignment, StatusUpdate
 from tests.conftest import Bot
-from tests.slack_requests import Reply
 
 
 def together(*sends: Callable[[], Reply]) -> list[Reply]:

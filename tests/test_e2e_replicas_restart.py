@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
+from incidentbot.playground.client import SlackSender
+from incidentbot.playground.standin import SlackStandIn
 from tests.conftest import SIGNING_SECRET, Bot, page_dms
-from tests.slack_requests import SlackSender
-from tests.slack_standin import SlackStandIn
 
 ROOT = Path(__file__).resolve().parents[1]
 

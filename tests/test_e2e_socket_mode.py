@@ -23,8 +23,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import create_engine, text
 
-from tests.slack_requests import SlackSender
-from tests.slack_standin import SlackStandIn
+from incidentbot.playground.client import SlackSender
+from incidentbot.playground.standin import SlackStandIn
 from tests.socket_standin import SocketModeStandIn
 from tests.test_e2e_replicas_restart import ROOT, AppProcess, free_port, wait_for
 

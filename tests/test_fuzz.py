@@ -38,6 +38,8 @@ from hypothesis import strategies as st
 from incidentbot.config import parse_config
 from incidentbot.domain import commands
 from incidentbot.domain.naming import channel_name, with_suffix
+from incidentbot.playground.client import Reply
+from incidentbot.playground.standin import MAX_TEXT_CHARS, block_errors, iter_texts, view_errors
 from incidentbot.services.home import HomeData, PageLine
 from incidentbot.services.snapshot import IncidentSnapshot
 from incidentbot.services.timeline import LoggedMessage, TimelineView
@@ -47,8 +49,6 @@ from incidentbot.slack import timeline_blocks as tb
 from incidentbot.slack.listeners.errors import UNEXPECTED
 from incidentbot.store.models import FollowUp, TimelineEntry
 from tests.conftest import Bot
-from tests.slack_requests import Reply
-from tests.slack_standin import MAX_TEXT_CHARS, block_errors, iter_texts, view_errors
 
 # What would notify a whole channel or a user group if Slack rendered it.
 MASS_MENTION = re.compile(r"<!(?:channel|here|everyone)\b|<!subteam\^")

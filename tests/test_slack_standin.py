@@ -29,8 +29,8 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.webhook import WebhookClient
 
-from tests.slack_requests import SlackSender, slack_signature
-from tests.slack_standin import GENERAL_ID, INCIDENTS_ID, SlackStandIn
+from incidentbot.playground.client import SlackSender, slack_signature
+from incidentbot.playground.standin import GENERAL_ID, INCIDENTS_ID, SlackStandIn
 
 SECRET = "test-signing-secret"
 

@@ -25,7 +25,14 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from tests.slack_standin import APP_ID, BOT_USER_ID, TEAM_DOMAIN, TEAM_ID, Message, SlackStandIn
+from incidentbot.playground.standin import (
+    APP_ID,
+    BOT_USER_ID,
+    TEAM_DOMAIN,
+    TEAM_ID,
+    Message,
+    SlackStandIn,
+)
 
 VERIFICATION_TOKEN = "legacy-verification-token"  # deprecated by Slack but still sent in payloads
 _FORM = "application/x-www-form-urlencoded"
