@@ -36,6 +36,7 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from incidentbot.alerts.config import AlertsConfig, cross_check, parse_alerts
 from incidentbot.durations import parse_duration
 
 __all__ = [
@@ -440,6 +441,7 @@ class Config:
     permissions: Permissions
     timeline: TimelineConfig
     source: str
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)  # [alerts], PRODUCT.md §9
 
     def severity(self, name: str) -> Severity | None:
         """The severity called ``name`` (case-insensitive), or None."""
@@ -538,6 +540,7 @@ _TOP_KEYS = (
     "schedules",
     "permissions",
     "timeline",
+    "alerts",
 )
 
 
@@ -567,6 +570,12 @@ def parse_config(data: Mapping[str, Any], source: str) -> Config:
     schedules = _parse_schedules(c, data.get("schedules"))
     permissions = _parse_permissions(c, data.get("permissions"))
     timeline = _parse_timeline(c, data.get("timeline"))
+    alerts, alert_problems = parse_alerts(data.get("alerts"))
+    c.problems += alert_problems
+    if not alert_problems:
+        c.problems += cross_check(
+            alerts, severities=(s.name for s in severities), paths=escalation.keys()
+        )
 
     if c.problems:
         raise ConfigError(c.problems, source)
@@ -582,6 +591,7 @@ def parse_config(data: Mapping[str, Any], source: str) -> Config:
         permissions=permissions,
         timeline=timeline,
         source=source,
+        alerts=alerts,
     )
 
 
