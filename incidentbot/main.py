@@ -16,6 +16,7 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
+from incidentbot.alerts.config import missing_tokens
 from incidentbot.config import ConfigError, load_config, load_settings
 from incidentbot.logs import configure_logging
 from incidentbot.runtime import Runtime, StartupError, build
@@ -31,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(os.environ, cwd=Path.cwd())
         config = load_config(Path(settings.config_path) if settings.config_path else None)
+        if missing := missing_tokens(config.alerts, os.environ):
+            raise ConfigError(missing, "environment")
         runtime = build(settings, config)
     except (ConfigError, StartupError) as error:
         print(f"incidentbot cannot start:\n{error}", file=sys.stderr)

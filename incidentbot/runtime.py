@@ -14,6 +14,9 @@ from slack_bolt import App
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.engine import Engine
 
+from incidentbot.alerts.delivery import AlertDelivery
+from incidentbot.alerts.endpoint import AlertsEndpoint
+from incidentbot.alerts.service import AlertService
 from incidentbot.config import Config, Settings
 from incidentbot.metrics import Metrics
 from incidentbot.scheduler import Timers
@@ -142,6 +145,18 @@ def build(settings: Settings, config: Config, *, clock: Clock = utcnow) -> Runti
     home = HomeService(
         engine=engine, config=config, slack=gateway, incidents=incidents, clock=clock
     )
+    alerts = AlertService(engine=engine, config=config, timers=timers, clock=clock, metrics=metrics)
+    alert_delivery = AlertDelivery(
+        engine=engine,
+        config=config,
+        service=alerts,
+        slack=gateway,
+        timers=timers,
+        incidents=incidents,
+        escalations=escalations,
+        clock=clock,
+        metrics=metrics,
+    )
     services = Services(
         config=config,
         slack=gateway,
@@ -154,6 +169,8 @@ def build(settings: Settings, config: Config, *, clock: Clock = utcnow) -> Runti
         reports=ReportService(incidents=incidents),
         work=TrackingExecutor(WORK_THREADS, name="work"),
         gate=AckGate(),
+        alerts=alerts,
+        alert_delivery=alert_delivery,
     )
     executor = TrackingExecutor(LISTENER_THREADS, name="listener")
     bolt = App(
@@ -170,8 +187,13 @@ def build(settings: Settings, config: Config, *, clock: Clock = utcnow) -> Runti
         settings, config, engine, services, bolt, scheduler, timers, executor, services.work
     )
     runtime.web = WebApp(
-        None if settings.socket_mode else bolt, runtime.health, metrics, gate=services.gate
+        None if settings.socket_mode else bolt,
+        runtime.health,
+        metrics,
+        gate=services.gate,
+        alerts=AlertsEndpoint(alerts, config.alerts),
     )
+    metrics.watch_open_alert_groups(alerts.open_counts)
     return runtime
 
 

@@ -1,5 +1,5 @@
-"""The HTTP server: `POST /slack/events` (HTTP mode), `GET /healthz` and `GET /metrics`
-(both modes).
+"""The HTTP server: `POST /slack/events` (HTTP mode), `GET /healthz`, `GET /metrics`
+and `POST /alerts/<source>` (both modes).
 
 Served by waitress, a production WSGI server with a thread pool: Bolt's sync
 `App` runs each request on its own thread, so one slow request never holds up
@@ -18,6 +18,8 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress.server import create_server
 
+from incidentbot.alerts.endpoint import PREFIX as ALERTS_PREFIX
+from incidentbot.alerts.endpoint import AlertsEndpoint
 from incidentbot.metrics import CONTENT_TYPE, Metrics
 from incidentbot.workers import AckGate
 
@@ -31,12 +33,19 @@ class WebApp:
     """A tiny WSGI router in front of Bolt's WSGI adapter."""
 
     def __init__(
-        self, bolt: App | None, health: Health, metrics: Metrics, *, gate: AckGate | None = None
+        self,
+        bolt: App | None,
+        health: Health,
+        metrics: Metrics,
+        *,
+        gate: AckGate | None = None,
+        alerts: AlertsEndpoint | None = None,
     ) -> None:
         self.slack = SlackRequestHandler(bolt, path="/slack/events") if bolt else None
         self.health = health
         self.metrics = metrics
         self.gate = gate or AckGate()
+        self.alerts = alerts
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
@@ -57,6 +66,10 @@ class WebApp:
                     body = self.slack(environ, capture)
                 status = captured[0] if captured else "200 OK"
                 return body
+            if path.startswith(ALERTS_PREFIX) and self.alerts is not None:
+                answer = self.alerts.handle(environ)
+                status = answer.status
+                return _send(start_response, status, answer.body)
             if path == "/healthz" and method in ("GET", "HEAD"):
                 ok, details = self.health()
                 status = "200 OK" if ok else "503 Service Unavailable"
@@ -72,6 +85,8 @@ class WebApp:
             elapsed = time.perf_counter() - started
             code = status.split(" ")[0]
             known = path if path in ("/slack/events", "/healthz", "/metrics") else "other"
+            if path.startswith(ALERTS_PREFIX):
+                known = "/alerts"  # one label for every source: names are config, not metrics
             self.metrics.requests.labels(known, code).observe(elapsed)
             # One line per request; bodies and headers (tokens, signatures) are never logged.
             log.info(

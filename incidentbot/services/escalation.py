@@ -407,6 +407,10 @@ class EscalationService:
             page.unreachable = [{"target": t, "error": e} for t, e in unreachable]
             session.add(page)
 
+    def resolve_target(self, target: str) -> tuple[list[str], list[tuple[str, str]]]:
+        """The user IDs behind a configured target (alert pages use it too)."""
+        return self._resolve(target)
+
     def _resolve(self, target: str) -> tuple[list[str], list[tuple[str, str]]]:
         """The user IDs behind a configured target, and what could not be resolved."""
         kind = steps.target_kind(target)

@@ -19,6 +19,7 @@ from incidentbot.domain.commands import Command, CommandError
 from incidentbot.domain.errors import NotAnIncidentChannel
 from incidentbot.domain.incident import check_open
 from incidentbot.slack import blocks
+from incidentbot.slack.listeners import alerts as alert_handlers
 from incidentbot.slack.listeners import timeline as timeline_handlers
 from incidentbot.slack.listeners.context import Services, problems_text
 from incidentbot.slack.listeners.errors import guarded
@@ -233,4 +234,5 @@ HANDLERS: dict[str, Handler] = {
     "stats": timeline_handlers.stats,
     "escalate": escalate,
     "ack": ack,
+    "alerts": alert_handlers.list_groups,
 }

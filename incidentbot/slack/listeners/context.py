@@ -6,6 +6,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from incidentbot.alerts.delivery import AlertDelivery
+from incidentbot.alerts.service import AlertService
 from incidentbot.config import Config
 from incidentbot.scheduler import Timers
 from incidentbot.services.escalation import EscalationService
@@ -31,6 +33,8 @@ class Services:
     reports: ReportService
     work: TrackingExecutor  # runs what listeners do after acking
     gate: AckGate  # lets that work step aside while acks are in flight
+    alerts: AlertService
+    alert_delivery: AlertDelivery
 
 
 def problems_text(problems: Sequence[str]) -> str:

@@ -1,0 +1,700 @@
+"""Alert use cases: ingest, acknowledge, silence, resolve, link, list and report.
+
+Ingest stores a request's alerts and every consequence in ONE transaction:
+the alert rows, the group state, the append-only event log, and the timer
+rows that will carry the notifications out (`incidentbot.alerts.delivery`).
+Only then does the endpoint answer 202, so an accepted alert is never lost and
+its message is posted even if the process dies right after answering.
+
+Ingest transactions are serialised (SQLite: the write lock taken up front;
+PostgreSQL: a transaction-level advisory lock), which keeps the group
+bookkeeping exact across threads and replicas without row-lock deadlocks; the
+unique keys on the tables are the backstop.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, text, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session, col, select
+
+from incidentbot.alerts import rules
+from incidentbot.alerts.config import AlertsConfig
+from incidentbot.alerts.routing import Placement, Router
+from incidentbot.alerts.sources import FIRING, RESOLVED, Alert, Batch
+from incidentbot.config import Config
+from incidentbot.domain.errors import InvalidChange, NotFound
+from incidentbot.durations import format_duration
+from incidentbot.metrics import Metrics
+from incidentbot.scheduler import Timers
+from incidentbot.store import repo
+from incidentbot.store.db import session_scope
+from incidentbot.store.models import AlertEvent, AlertGroup, AlertRecord, AlertRollup, AlertSilence
+
+log = logging.getLogger(__name__)
+
+SYNC_TIMER = "alerts_sync"
+ROLLUP_TIMER = "alerts_rollup"
+PAGE_TIMER = "alerts_page"
+ACK_WITHIN_TIMER = "alerts_ack_within"
+SILENCES = {"1h": timedelta(hours=1), "4h": timedelta(hours=4), "24h": timedelta(hours=24)}
+_PG_INGEST_LOCK = 7_304_112_011
+_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    accepted: int
+    groups: tuple[int, ...]
+
+
+@dataclass
+class _GroupWork:
+    """What one request does to one group, gathered before the rules are applied."""
+
+    group: AlertGroup
+    new: int = 0
+    repeats: int = 0
+    resolved: int = 0
+    names: list[str] = field(default_factory=list)
+
+
+def open_key(route: str, group_key: str) -> str:
+    return f"{route}\x1f{group_key}"
+
+
+class AlertService:
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        config: Config,
+        timers: Timers,
+        clock: Callable[[], datetime],
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.engine = engine
+        self.config = config
+        self.alerts: AlertsConfig = config.alerts
+        self.router = Router(config.alerts)
+        self.timers = timers
+        self.clock = clock
+        self.metrics = metrics
+
+    # -- ingest ------------------------------------------------------------------------
+    def ingest(self, source: str, batch: Batch) -> Accepted:
+        """Store `batch` from `source` durably; retried on a PostgreSQL deadlock."""
+        placed = [(a, self.router.place(a)) for a in batch.alerts]
+        for attempt in range(3):
+            try:
+                with session_scope(self.engine) as session:
+                    self._serialise(session)
+                    result, counts = self._ingest(session, source, placed, self.clock())
+                break
+            except OperationalError as error:
+                code = getattr(error.orig, "sqlstate", None)
+                if attempt == 2 or code not in ("40P01", "40001"):
+                    raise
+        self._count(source, counts)
+        return result
+
+    def _serialise(self, session: Session) -> None:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_INGEST_LOCK})
+        else:  # take SQLite's write lock now, so what we read next is what we write over
+            session.connection().exec_driver_sql("UPDATE alert_group SET id = id WHERE 0")
+
+    def _ingest(
+        self,
+        session: Session,
+        source: str,
+        placed: Sequence[tuple[Alert, Placement]],
+        now: datetime,
+    ) -> tuple[Accepted, dict[tuple[str, str], Counter[str]]]:
+        latest = self._latest(session, source, [a.key for a, _ in placed])
+        groups = _Groups(self, session, now)
+        work: dict[int, _GroupWork] = {}
+        received: Counter[str] = Counter()  # route → alerts
+        orphans: Counter[str] = Counter()  # route → resolved alerts never seen firing
+        for alert, placement in placed:
+            row = latest.get(alert.key)
+            if row is not None:
+                group = groups.by_id(row.group_id)
+            elif alert.status == RESOLVED:
+                orphans[placement.route.name] += 1
+                received[placement.route.name] += 1
+                continue
+            if alert.status == FIRING and (row is None or row.status == RESOLVED):
+                group = groups.open_for(placement, alert, source)
+                latest[alert.key] = self._new_occurrence(session, source, alert, group, row, now)
+                w = work.setdefault(group.id or 0, _GroupWork(group))
+                w.new += 1
+                w.names.append(alert.title)
+            else:
+                assert row is not None
+                w = work.setdefault(group.id or 0, _GroupWork(group))
+                _touch(row, alert, now)
+                if alert.status == RESOLVED and row.status == FIRING:
+                    row.status, row.resolved_at = RESOLVED, now
+                    w.resolved += 1
+                else:
+                    row.repeats += 1
+                    w.repeats += 1
+                session.add(row)
+            received[group.route] += 1
+        session.flush()
+        counts = self._apply(session, source, work, received, orphans, now)
+        accepted = Accepted(len(placed), tuple(sorted(work)))
+        return accepted, counts
+
+    def _latest(self, session: Session, source: str, keys: Iterable[str]) -> dict[str, AlertRecord]:
+        latest: dict[str, AlertRecord] = {}
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), _CHUNK):
+            chunk = unique[start : start + _CHUNK]
+            stmt = select(AlertRecord).where(
+                AlertRecord.source == source, col(AlertRecord.key).in_(chunk)
+            )
+            for row in session.exec(stmt).all():
+                known = latest.get(row.key)
+                if known is None or row.occurrence > known.occurrence:
+                    latest[row.key] = row
+        return latest
+
+    def _new_occurrence(
+        self,
+        session: Session,
+        source: str,
+        alert: Alert,
+        group: AlertGroup,
+        previous: AlertRecord | None,
+        now: datetime,
+    ) -> AlertRecord:
+        row = AlertRecord(
+            group_id=int(group.id or 0),
+            source=source,
+            key=alert.key,
+            occurrence=(previous.occurrence + 1) if previous else 1,
+            status=FIRING,
+            title=alert.title,
+            labels=alert.labels,
+            annotations=alert.annotations,
+            links=alert.links,
+            url=alert.url,
+            starts_at=alert.starts_at,
+            ends_at=alert.ends_at,
+            first_seen=now,
+            last_seen=now,
+        )
+        session.add(row)
+        return row
+
+    def _apply(
+        self,
+        session: Session,
+        source: str,
+        work: dict[int, _GroupWork],
+        received: Counter[str],
+        orphans: Counter[str],
+        now: datetime,
+    ) -> dict[tuple[str, str], Counter[str]]:
+        """Apply the rules to every touched group; log events; schedule notifications."""
+        suppressed: dict[str, Counter[str]] = {}
+        events: list[AlertEvent] = []
+        for gid, w in work.items():
+            outcome = self._apply_group(session, w, now)
+            for reason, n in outcome.suppressed.items():
+                suppressed.setdefault(w.group.route, Counter())[reason] += n
+                events.append(_event(now, "suppressed", w.group, source, reason=reason, count=n))
+            if outcome.became_flapping:
+                events.append(_event(now, "flapping", w.group, source))
+            if outcome.reopened:
+                events.append(_event(now, "reopened", w.group, source))
+            if outcome.all_resolved:
+                events.append(_event(now, "resolved", w.group, source))
+            events.append(
+                _event(now, "received", w.group, source, count=w.new + w.repeats + w.resolved)
+            )
+            del gid
+        for route, n in orphans.items():
+            suppressed.setdefault(route, Counter())["repeat"] += n
+            events.append(AlertEvent(at=now, kind="received", source=source, route=route, count=n))
+            events.append(
+                AlertEvent(
+                    at=now, kind="suppressed", reason="repeat", source=source, route=route, count=n
+                )
+            )
+        session.add_all(events)
+        return {("received", r): Counter({source: n}) for r, n in received.items()} | {
+            ("suppressed", r): c for r, c in suppressed.items()
+        }
+
+    def _apply_group(self, session: Session, w: _GroupWork, now: datetime) -> rules.Outcome:
+        g = w.group
+        state = rules.GroupState(
+            status=None if g.alerts_total == 0 else g.status,
+            firing=g.firing,
+            flapping=g.flapping,
+            transitions=tuple(datetime.fromisoformat(t) for t in g.transitions or []),
+            silenced=g.silenced_until is not None and g.silenced_until > now,
+            acked=g.acked_by is not None and g.incident_id is None,
+            storm=g.rollup_id is not None,
+            drop=g.action == "drop",
+            posted=g.posted_at is not None,
+        )
+        delta = rules.Delta(w.new, w.repeats, w.resolved, tuple(dict.fromkeys(w.names)))
+        outcome = rules.apply(
+            state,
+            delta,
+            now=now,
+            flap_threshold=self.alerts.flap_threshold,
+            flap_window=self.alerts.flap_window,
+        )
+        g.firing = g.firing + w.new - w.resolved
+        g.resolved += w.resolved
+        g.alerts_total += w.new
+        g.last_seen = now
+        g.status = outcome.status
+        g.transitions = [t.isoformat() for t in outcome.transitions]
+        g.flapping = outcome.flapping
+        if outcome.all_resolved:
+            g.resolved_at = now
+            self._stop_paging(session, g)
+        elif outcome.reopened:
+            g.resolved_at = None
+        if outcome.notify:
+            g.version += 1
+            digest = dict(outcome.digest)
+            if outcome.became_flapping:
+                digest["flapping"] = 1
+            if outcome.all_resolved:
+                digest["all_resolved"] = 1
+            g.digest = {**rules.merge_digest(g.digest or {}, digest), **_flags(g.digest, digest)}
+            self.schedule_sync(session, g, self._first_post_at(g, now))
+        session.add(g)
+        return outcome
+
+    def _first_post_at(self, g: AlertGroup, now: datetime) -> datetime:
+        if g.posted_at is None:
+            return max(now, g.first_seen + self.alerts.group_wait)
+        return rules.next_edit_at(g.edited_at, now)
+
+    # -- timers: scheduled in the caller's transaction ------------------------------------
+    def schedule_sync(self, session: Session, g: AlertGroup, due: datetime) -> None:
+        """Make sure a sync of the group's messages runs no later than `due`."""
+        if g.sync_due_at is not None and g.sync_due_at <= due:
+            return
+        g.sync_due_at = due
+        session.add(g)
+        self.timers.schedule(
+            session,
+            kind=SYNC_TIMER,
+            key=f"alerts:sync:{g.id}:{int(due.timestamp() * 1000)}",
+            due_at=due,
+            payload={"group": g.id},
+        )
+
+    def schedule_rollup(self, session: Session, r: AlertRollup, due: datetime) -> None:
+        if r.sync_due_at is not None and r.sync_due_at <= due:
+            return
+        r.sync_due_at = due
+        session.add(r)
+        self.timers.schedule(
+            session,
+            kind=ROLLUP_TIMER,
+            key=f"alerts:rollup:{r.id}:{int(due.timestamp() * 1000)}",
+            due_at=due,
+            payload={"rollup": r.id},
+        )
+
+    def _stop_paging(self, session: Session, g: AlertGroup) -> None:
+        self.timers.cancel(session, key_prefix=f"alerts:page:{g.id}:")
+        self.timers.cancel(session, key_prefix=f"alerts:ackwithin:{g.id}")
+        if g.paging in ("armed", "paging"):
+            g.paging = "done"
+
+    # -- actions from Slack -----------------------------------------------------------------
+    def acknowledge(self, group_id: int, *, actor: str) -> AlertGroup:
+        now = self.clock()
+        with session_scope(self.engine) as session:
+            g = self._locked(session, group_id)
+            if g.acked_by:
+                raise InvalidChange(f"Already acknowledged by {_mention(g.acked_by)}.")
+            g.acked_by, g.acked_at = actor, now
+            self._stop_paging(session, g)
+            if g.paging == "done":
+                g.paging = "acked"
+            self._changed(session, g, now)
+            session.add(_event(now, "acked", g, None, actor=actor))
+        return g
+
+    def silence(self, group_id: int, choice: str, *, actor: str) -> AlertGroup:
+        length = SILENCES.get(choice)
+        if length is None:
+            raise InvalidChange(f"Silence for {', '.join(SILENCES)}; not `{choice}`.")
+        now = self.clock()
+        with session_scope(self.engine) as session:
+            g = self._locked(session, group_id)
+            g.silenced_until, g.silenced_by = now + length, actor
+            self._stop_paging(session, g)
+            session.add(
+                AlertSilence(
+                    route=g.route,
+                    group_key=g.group_key,
+                    group_id=group_id,
+                    created_by=actor,
+                    created_at=now,
+                    ends_at=now + length,
+                )
+            )
+            self._changed(session, g, now)
+            session.add(_event(now, "silenced", g, None, actor=actor, data={"for": choice}))
+        return g
+
+    def resolve_by_hand(self, group_id: int, *, actor: str) -> AlertGroup:
+        """Resolve every firing alert of the group (sources that never send resolved)."""
+        now = self.clock()
+        with session_scope(self.engine) as session:
+            self._serialise(session)
+            g = self._locked(session, group_id)
+            if g.status != FIRING:
+                raise InvalidChange("This alert group has already resolved.")
+            rows = session.exec(
+                select(AlertRecord).where(
+                    AlertRecord.group_id == group_id, AlertRecord.status == FIRING
+                )
+            ).all()
+            for row in rows:
+                row.status, row.resolved_at = RESOLVED, now
+                session.add(row)
+            self._apply_group(session, _GroupWork(g, resolved=len(rows)), now)
+            session.add(_event(now, "resolved_by_hand", g, None, actor=actor, count=len(rows)))
+        return g
+
+    def link(self, group_id: int, number: int, *, actor: str, quiet: bool = False) -> bool:
+        """Link the group to incident `number`; False when it is linked to another one.
+
+        `quiet`: the caller tells Slack itself (auto-declare posts the message with the link).
+        """
+        now = self.clock()
+        with session_scope(self.engine) as session:
+            g = self._locked(session, group_id)
+            if g.incident_id is not None:
+                return g.incident_id == number
+            g.incident_id = number
+            self._stop_paging(session, g)
+            if quiet:
+                g.version += 1
+                session.add(g)
+            else:
+                g.digest = {**(g.digest or {}), "linked": 1}
+                self._changed(session, g, now)
+            session.add(_event(now, "linked", g, None, actor=actor, data={"incident": number}))
+            repo.add_entry(
+                session,
+                incident_id=number,
+                kind="alerts",
+                actor=actor,
+                at=now,
+                source="alerts",
+                text=f"Linked alert group: {g.title} ({g.firing} firing, route {g.route})",
+                data={"alert_group": group_id},
+                dedup_key=f"alert-group:{group_id}",
+            )
+        return True
+
+    def _changed(self, session: Session, g: AlertGroup, now: datetime) -> None:
+        g.version += 1
+        session.add(g)
+        self.schedule_sync(session, g, self._first_post_at(g, now))
+
+    def _locked(self, session: Session, group_id: int) -> AlertGroup:
+        g = session.exec(
+            select(AlertGroup).where(AlertGroup.id == group_id).with_for_update()
+        ).first()
+        if g is None:
+            raise NotFound("That alert group no longer exists.")
+        return g
+
+    # -- queries -------------------------------------------------------------------------
+    def group(self, group_id: int) -> AlertGroup:
+        with Session(self.engine) as session:
+            g = session.get(AlertGroup, group_id)
+        if g is None:
+            raise NotFound("That alert group no longer exists.")
+        return g
+
+    def firing_groups(self, *, incident: int | None = None) -> list[AlertGroup]:
+        """Firing groups (for an incident: its linked groups, firing or not)."""
+        with Session(self.engine) as session:
+            stmt = select(AlertGroup)
+            if incident is None:
+                stmt = stmt.where(AlertGroup.status == FIRING, col(AlertGroup.open_key).isnot(None))
+            else:
+                stmt = stmt.where(AlertGroup.incident_id == incident)
+            return list(session.exec(stmt.order_by(col(AlertGroup.last_seen).desc())).all())
+
+    def open_counts(self) -> dict[str, int]:
+        with Session(self.engine) as session:
+            stmt = (
+                select(AlertGroup.route, func.count())
+                .where(AlertGroup.status == FIRING, col(AlertGroup.open_key).isnot(None))
+                .group_by(AlertGroup.route)
+            )
+            return {route: int(n) for route, n in session.exec(stmt).all()}
+
+    def report(self, days: int) -> list[dict[str, Any]]:
+        """Signal to noise per route over the last `days` days."""
+        since = self.clock() - timedelta(days=days)
+        with Session(self.engine) as session:
+            sums = session.exec(
+                select(AlertEvent.route, AlertEvent.kind, func.sum(AlertEvent.count))
+                .where(AlertEvent.at >= since, col(AlertEvent.kind).in_(("received", "notified")))
+                .group_by(AlertEvent.route, AlertEvent.kind)
+            ).all()
+            groups = session.exec(select(AlertGroup).where(AlertGroup.created_at >= since)).all()
+            names = session.exec(
+                select(AlertGroup.route, AlertRecord.title, func.sum(AlertRecord.repeats + 1))
+                .join(AlertGroup, col(AlertGroup.id) == AlertRecord.group_id)
+                .where(AlertRecord.first_seen >= since)
+                .group_by(AlertGroup.route, AlertRecord.title)
+            ).all()
+        return _report_rows(sums, groups, names)
+
+    # -- metrics ---------------------------------------------------------------------------
+    def _count(self, source: str, counts: dict[tuple[str, str], Counter[str]]) -> None:
+        if self.metrics is None:
+            return
+        for (what, route), counter in counts.items():
+            for label, n in counter.items():
+                if what == "received":
+                    self.metrics.alerts_received.labels(source, route).inc(n)
+                else:
+                    self.metrics.alerts_suppressed.labels(route, label).inc(n)
+
+
+class _Groups:
+    """The groups one ingest touches: loaded once, created when missing."""
+
+    def __init__(self, service: AlertService, session: Session, now: datetime) -> None:
+        self.service = service
+        self.session = session
+        self.now = now
+        self._by_id: dict[int, AlertGroup] = {}
+        self._by_key: dict[str, AlertGroup] = {}
+        self._new_in_route: dict[str, int] = {}
+
+    def by_id(self, group_id: int) -> AlertGroup:
+        g = self._by_id.get(group_id)
+        if g is None:
+            g = self.session.get(AlertGroup, group_id)
+            assert g is not None
+            self._remember(g)
+        return g
+
+    def open_for(self, placement: Placement, alert: Alert, source: str) -> AlertGroup:
+        key = open_key(placement.route.name, placement.group_key)
+        g = self._by_key.get(key)
+        if g is None:
+            g = self.session.exec(select(AlertGroup).where(AlertGroup.open_key == key)).first()
+        if g is not None and self._stale(g):
+            g.open_key, g.closed_at = None, self.now
+            self.session.add(g)
+            self.session.flush()
+            g = None
+        if g is None:
+            g = self._create(placement, alert, source, key)
+        self._remember(g)
+        return g
+
+    def _stale(self, g: AlertGroup) -> bool:
+        alerts = self.service.alerts
+        return g.status == RESOLVED and not rules.reopenable(
+            g.resolved_at, alerts.reopen_window, self.now
+        )
+
+    def _create(self, p: Placement, alert: Alert, source: str, key: str) -> AlertGroup:
+        alerts = self.service.alerts
+        g = AlertGroup(
+            route=p.route.name,
+            group_key=p.group_key,
+            open_key=key,
+            source=source,
+            action=p.route.action,
+            channel=alerts.channel_of(p.route),
+            title=alert.title,
+            group_labels=p.group_labels,
+            status=FIRING,
+            created_at=self.now,
+            first_seen=self.now,
+            last_seen=self.now,
+            digest={},
+        )
+        g.silenced_until = self._silenced_until(p)
+        self.session.add(g)
+        self.session.flush()
+        if p.route.action != "drop" and self._storm(p.route.name):
+            self._roll_up(g, alert)
+        elif p.route.action == "triage" and p.route.ack_within is not None:
+            g.paging = "armed"
+            self.service.timers.schedule(
+                self.session,
+                kind=ACK_WITHIN_TIMER,
+                key=f"alerts:ackwithin:{g.id}",
+                due_at=self.now + alerts.group_wait + p.route.ack_within,
+                payload={"group": g.id},
+            )
+        return g
+
+    def _silenced_until(self, p: Placement) -> datetime | None:
+        stmt = select(func.max(AlertSilence.ends_at)).where(
+            AlertSilence.route == p.route.name,
+            AlertSilence.group_key == p.group_key,
+            AlertSilence.ends_at > self.now,
+        )
+        return self.session.exec(stmt).one()
+
+    def _storm(self, route: str) -> bool:
+        if route not in self._new_in_route:
+            since = self.now - rules.STORM_WINDOW
+            stmt = select(func.count()).where(
+                AlertGroup.route == route,
+                AlertGroup.created_at > since,
+                col(AlertGroup.rollup_id).is_(None),
+            )
+            # The group just created is counted by the query; not by the cap.
+            self._new_in_route[route] = int(self.session.exec(stmt).one()) - 1
+        if rules.storm(self._new_in_route[route], self.service.alerts.max_new_groups_per_minute):
+            return True
+        self._new_in_route[route] += 1
+        return False
+
+    def _roll_up(self, g: AlertGroup, alert: Alert) -> None:
+        key = f"rollup:{g.route}"
+        r = self.session.exec(select(AlertRollup).where(AlertRollup.open_key == key)).first()
+        if r is not None and self.now - r.last_at > rules.ROLLUP_IDLE:
+            r.open_key = None
+            self.session.add(r)
+            self.session.flush()
+            r = None
+        if r is None:
+            r = AlertRollup(
+                route=g.route,
+                open_key=key,
+                channel=g.channel,
+                started_at=self.now,
+                last_at=self.now,
+                names={},
+            )
+            self.session.add(r)
+            self.session.flush()
+        names = dict(r.names or {})
+        names[alert.title[:200]] = int(names.get(alert.title[:200], 0)) + 1
+        if len(names) > 50:  # keep the biggest: the message shows ten
+            names = dict(sorted(names.items(), key=lambda kv: -kv[1])[:50])
+        r.names, r.groups, r.last_at, r.version = names, r.groups + 1, self.now, r.version + 1
+        g.rollup_id = r.id
+        self.session.add(g)
+        self.service.schedule_rollup(self.session, r, rules.next_edit_at(r.edited_at, self.now))
+
+    def _remember(self, g: AlertGroup) -> None:
+        self._by_id[int(g.id or 0)] = g
+        if g.open_key:
+            self._by_key[g.open_key] = g
+
+
+def _touch(row: AlertRecord, alert: Alert, now: datetime) -> None:
+    row.last_seen = now
+    if alert.ends_at is not None:
+        row.ends_at = alert.ends_at
+
+
+def _flags(pending: dict[str, Any] | None, more: dict[str, Any]) -> dict[str, Any]:
+    """Flags that ride along with a digest (not summed): flapping, all_resolved, linked."""
+    keep = {k: 1 for k in ("flapping", "all_resolved", "linked") if (pending or {}).get(k)}
+    keep.update({k: 1 for k in ("flapping", "all_resolved") if more.get(k)})
+    if more.get("reopened"):
+        keep.pop("all_resolved", None)
+    return keep
+
+
+def _event(
+    at: datetime,
+    kind: str,
+    g: AlertGroup,
+    source: str | None,
+    *,
+    reason: str | None = None,
+    count: int = 1,
+    actor: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> AlertEvent:
+    return AlertEvent(
+        at=at,
+        kind=kind,
+        reason=reason,
+        source=source,
+        route=g.route,
+        group_id=g.id,
+        count=count,
+        actor=actor,
+        data=data or {},
+    )
+
+
+def _mention(actor: str) -> str:
+    return f"<@{actor}>" if actor[:1] in ("U", "W") else f"`{actor}`"
+
+
+def _report_rows(
+    sums: Sequence[Any], groups: Sequence[AlertGroup], names: Sequence[Any]
+) -> list[dict[str, Any]]:
+    routes = sorted({r for r, _, _ in sums} | {g.route for g in groups})
+    totals = {(r, k): int(n or 0) for r, k, n in sums}
+    rows = []
+    for route in routes:
+        mine = [g for g in groups if g.route == route]
+        alerts = totals.get((route, "received"), 0)
+        notified = totals.get((route, "notified"), 0)
+        handled = [g for g in mine if g.acked_at or g.incident_id]
+        untouched = [
+            g
+            for g in mine
+            if g.status == RESOLVED and not (g.acked_at or g.incident_id) and g.silenced_by is None
+        ]
+        waits = [(g.acked_at - g.first_seen).total_seconds() for g in mine if g.acked_at]
+        median = format_duration(timedelta(seconds=statistics.median(waits))) if waits else None
+        noisiest = sorted(
+            ((t, int(n)) for r, t, n in names if r == route), key=lambda kv: (-kv[1], kv[0])
+        )[:3]
+        rows.append(
+            {
+                "route": route,
+                "alerts": alerts,
+                "groups": len(mine),
+                "notifications": notified,
+                "noise": notified / alerts if alerts else 0.0,
+                "handled": len(handled) / len(mine) if mine else 0.0,
+                "untouched": len(untouched) / len(mine) if mine else 0.0,
+                "median_ack": median,
+                "noisiest": noisiest,
+            }
+        )
+    return rows
+
+
+def mark_posted(session: Session, group_id: int, *, channel: str, ts: str) -> None:
+    session.exec(  # type: ignore[call-overload]
+        update(AlertGroup)
+        .where(col(AlertGroup.id) == group_id)
+        .values(message_channel=channel, message_ts=ts)
+    )
