@@ -419,6 +419,7 @@ class AlertDelivery:
         for target in targets:
             users, unreachable = self.escalations.resolve_target(target)
             for user_id in users:
+                self.pacer.wait(user_id)  # a storm must not flood one person's DMs
                 sent = self.slack.post(user_id, text=text, blocks=blocks)
                 if isinstance(sent, Failure):
                     unreachable.append((user_id, sent.error))

@@ -37,7 +37,8 @@ class ChannelPacer:
             now = self._now()
             # The bucket is a moving "next free slot"; keeping it no further back than
             # `burst` intervals lets that many writes through at once after a quiet spell.
-            slot = max(self._next.get(channel, now), now - (self.burst - 1) * self.interval)
+            floor = now - (self.burst - 1) * self.interval
+            slot = max(self._next.get(channel, floor), floor)
             self._next[channel] = slot + self.interval
             return max(slot - now, 0.0)
 
