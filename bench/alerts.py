@@ -118,16 +118,29 @@ def _post(conn: http.client.HTTPConnection, path: str, data: bytes) -> tuple[int
     return response.status, json.loads(payload or b"{}")
 
 
-def drive_ingest(url: str, senders: int, duration: float) -> list[tuple[float, int, int]]:
-    """`senders` threads POSTing 100-alert bodies back to back: (seconds, status, accepted)."""
+def drive_ingest(
+    url: str, senders: int, duration: float, rate: float | None = None
+) -> list[tuple[float, int, int]]:
+    """`senders` threads POSTing 100-alert bodies: (seconds, status, accepted) per request.
+
+    Without `rate`, back to back (closed loop: the most the bot sustains). With
+    `rate` (bodies per second, all senders together), each sender sends on a
+    fixed schedule (open loop) and a response time counts from when the body
+    was due, so time spent queueing behind a slow answer is not hidden.
+    """
     parts = urllib.parse.urlsplit(url)
     out: list[list[tuple[float, int, int]]] = [[] for _ in range(senders)]
-    stop_at = time.monotonic() + duration
+    start = time.monotonic()
+    stop_at = start + duration
+    every = senders / rate if rate else 0.0
 
     def sender(index: int) -> None:
         conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
         n = 0
         while time.monotonic() < stop_at:
+            due = start + (n + index / senders) * every
+            if every and due > time.monotonic():
+                time.sleep(due - time.monotonic())
             group, epoch = n % 20, n // 20  # each group resent whole; a new set every 20
             name = f"Ingest{index}-{group}"
             alerts = [
@@ -135,7 +148,8 @@ def drive_ingest(url: str, senders: int, duration: float) -> list[tuple[float, i
                 for k in range(100)
             ]
             data = body(alerts, name)
-            began = time.perf_counter()
+            late = max(0.0, time.monotonic() - due) if every else 0.0
+            began = time.perf_counter() - late
             try:
                 status, answer = _post(conn, parts.path, data)
             except (OSError, http.client.HTTPException):
@@ -277,13 +291,15 @@ class IngestResult:
     errors: int
 
 
-def ingest(db_url: str, database: str, senders: int, duration: float) -> IngestResult:
+def ingest(
+    db_url: str, database: str, senders: int, duration: float, rate: float | None = None
+) -> IngestResult:
     standin, _ = new_standin()
     try:
         with bot_process(standin.api_url, db_url) as (url, conn):
             with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
-                samples = pool.submit(drive_ingest, f"{url}/alerts/prom", senders, duration)
-                results = samples.result()
+                job = pool.submit(drive_ingest, f"{url}/alerts/prom", senders, duration, rate)
+                results = job.result()
             stop_bot(conn)
     finally:
         standin.stop()
@@ -385,25 +401,31 @@ def main(argv: list[str] | None = None) -> None:
         if pg_url:
             databases.append(("postgresql", pg_url))
         for name, url in databases:
-            r = ingest(url, name, args.senders, args.duration)
             goal = GOALS[name]
-            rows.append(
+            top = ingest(url, name, args.senders, args.duration)
+            paced = ingest(url, name, args.senders, args.duration, rate=goal / 100)
+            errors = top.errors + paced.errors
+            rows += [
                 (
-                    f"ingest {name}: alerts/s",
-                    f"{r.alerts_per_s:.0f}",
+                    f"ingest {name}: alerts/s back to back",
+                    f"{top.alerts_per_s:.0f}",
                     f">= {goal:.0f}",
-                    r.alerts_per_s >= goal,
-                )
-            )
-            rows.append(
+                    top.alerts_per_s >= goal,
+                ),
                 (
-                    f"ingest {name}: p50 / p99",
-                    f"{r.p50_ms:.1f} / {r.p99_ms:.1f} ms",
+                    f"ingest {name}: p50 / p99 back to back",
+                    f"{top.p50_ms:.1f} / {top.p99_ms:.1f} ms",
+                    "",
+                    None,
+                ),
+                (
+                    f"ingest {name}: p50 / p99 at {goal:.0f} alerts/s",
+                    f"{paced.p50_ms:.1f} / {paced.p99_ms:.1f} ms",
                     f"p99 <= {GOAL_P99_MS:.0f} ms",
-                    r.p99_ms <= GOAL_P99_MS,
-                )
-            )
-            rows.append((f"ingest {name}: non-202", str(r.errors), "0", r.errors == 0))
+                    paced.p99_ms <= GOAL_P99_MS,
+                ),
+                (f"ingest {name}: non-202 answers", str(errors), "0", errors == 0),
+            ]
     s = storm_and_acks(args.duration)
     ratio = s["notifications"] / s["distinct"]
     ack_ratio = s["ack_p99_storm"] / s["ack_p99_quiet"]

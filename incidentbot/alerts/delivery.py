@@ -125,6 +125,9 @@ class AlertDelivery:
         return lambda: self._carry_out(plan)
 
     def _plan(self, session: Session, g: AlertGroup, now: datetime) -> _Plan:
+        if g.silenced_until is not None and g.silenced_until <= now:
+            g.silenced_until = None  # the silence is over: the message stops saying so
+            g.version += 1
         plan = _Plan(view=view_of(session, g), channel_ref=g.channel)
         quiet = g.action == "drop" or g.rollup_id is not None
         if g.posted_at is None or (g.message_ts is None and now - g.posted_at > POST_LEASE):
@@ -198,11 +201,15 @@ class AlertDelivery:
         if posted is None:
             self._retry(g.id, "post failed", unpost=True)
             return False
+        channel_id, ts = str(posted["channel"]), str(posted["ts"])
+        # Stored once, so `/incident alerts` links to messages without a call per group.
+        link = self.slack.try_call("chat.getPermalink", channel=channel_id, message_ts=ts)
+        permalink = None if isinstance(link, Failure) else link.get("permalink")
         with session_scope(self.engine) as session:
             session.exec(  # type: ignore[call-overload]
                 update(AlertGroup)
                 .where(col(AlertGroup.id) == g.id)
-                .values(message_channel=str(posted["channel"]), message_ts=str(posted["ts"]))
+                .values(message_channel=channel_id, message_ts=ts, permalink=permalink)
             )
         return True
 
@@ -487,6 +494,7 @@ def view_of(session: Session, g: AlertGroup) -> rules.GroupView:
         incident_channel=incident_channel,
         message_channel=g.message_channel,
         message_ts=g.message_ts,
+        permalink=g.permalink,
     )
 
 

@@ -202,6 +202,7 @@ class GroupView:
     incident_channel: str | None = None
     message_channel: str | None = None
     message_ts: str | None = None
+    permalink: str | None = None
 
     def silenced(self, now: datetime) -> bool:
         return self.silenced_until is not None and self.silenced_until > now

@@ -136,9 +136,7 @@ def digest(g: GroupView, counts: Mapping[str, Any]) -> tuple[str, Blocks]:
 def linked_summary(g: GroupView, *, now: datetime, heading: str) -> tuple[str, Blocks]:
     """What an incident channel is told about a linked group."""
     title = literal(g.title, 200)
-    where = ""
-    if g.message_channel and g.message_ts:
-        where = f" (<#{g.message_channel}>)"
+    where = f" ({_message_link(g).strip()})" if _message_link(g) else ""
     text = f"{heading}: *{title}* — {state_line(g, now)}{where}"
     return truncate(one_line(f"{heading}: {g.title}"), 300), [section(text)]
 
@@ -260,6 +258,8 @@ def _who(actor: str) -> str:
 
 
 def _message_link(g: GroupView) -> str:
-    if g.message_channel and g.message_ts:
-        return f" <#{g.message_channel}> (message {g.message_ts})"
+    if g.permalink and _SAFE_URL.fullmatch(g.permalink):
+        return f" <{g.permalink}|message>"
+    if g.message_channel:
+        return f" in <#{g.message_channel}>"
     return ""

@@ -242,6 +242,7 @@ class AlertGroup(SQLModel, table=True):
     rollup_id: int | None = Field(default=None, index=True)  # storm: shown in a roll-up
     message_channel: str | None = Field(default=None, max_length=32)
     message_ts: str | None = Field(default=None, max_length=32)
+    permalink: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     posted_at: datetime | None = None
     edited_at: datetime | None = None
     version: int = 0  # bumped on every change worth showing

@@ -2,7 +2,7 @@
 
 Revision ID: 0005
 Revises: 0003
-Create Date: 2026-11-30 18:05:42.126282
+Create Date: 2026-11-30 18:28:50.208310
 """
 
 import sqlalchemy as sa
@@ -86,6 +86,7 @@ def upgrade() -> None:
         sa.Column("rollup_id", sa.Integer(), nullable=True),
         sa.Column("message_channel", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
         sa.Column("message_ts", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+        sa.Column("permalink", sa.Text(), nullable=True),
         sa.Column("posted_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.Column("edited_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
