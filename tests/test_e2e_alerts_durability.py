@@ -64,7 +64,7 @@ def test_killed_right_after_202_posts_the_group_once_after_restart(
     try:
         body = am_body([am_alert({"alertname": "Killed", "i": str(i)}) for i in range(3)], {})
         answer = post(f"{app.url}/alerts/prom", body, TOKEN)
-        assert answer.status == 202 and answer.body["accepted"] == 3
+        assert answer.status == 202 and answer.body["accepted"] == 3, answer
         app.kill()  # SIGKILL: the group_wait timer is only in the database now
         time.sleep(2.5)
         assert top_level(standin, channel) == []
