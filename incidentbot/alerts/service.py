@@ -14,6 +14,7 @@ unique keys on the tables are the backstop.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import statistics
 from collections import Counter
@@ -22,9 +23,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, text, update
+from sqlalchemy import bindparam, func, insert, text, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
 from incidentbot.alerts import rules
@@ -47,7 +48,6 @@ ROLLUP_TIMER = "alerts_rollup"
 PAGE_TIMER = "alerts_page"
 ACK_WITHIN_TIMER = "alerts_ack_within"
 SILENCES = {"1h": timedelta(hours=1), "4h": timedelta(hours=4), "24h": timedelta(hours=24)}
-_PG_INGEST_LOCK = 7_304_112_011
 _CHUNK = 500
 
 
@@ -72,6 +72,17 @@ def open_key(route: str, group_key: str) -> str:
     return f"{route}\x1f{group_key}"
 
 
+def lock_ids(session: Session, names: Iterable[str]) -> None:
+    """PostgreSQL advisory locks (until commit) on `names`, in one fixed order."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    ids = sorted(
+        {int.from_bytes(hashlib.sha256(n.encode()).digest()[:8], "big", signed=True) for n in names}
+    )
+    for lock_id in ids:
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_id})
+
+
 class AlertService:
     def __init__(
         self,
@@ -92,26 +103,51 @@ class AlertService:
 
     # -- ingest ------------------------------------------------------------------------
     def ingest(self, source: str, batch: Batch) -> Accepted:
-        """Store `batch` from `source` durably; retried on a PostgreSQL deadlock."""
+        """Store `batch` from `source` durably; retried on a lost race (deadlock, duplicate)."""
         placed = [(a, self.router.place(a)) for a in batch.alerts]
-        for attempt in range(3):
+        for attempt in range(4):
             try:
                 with session_scope(self.engine) as session:
-                    self._serialise(session)
+                    self._lock_groups(session, source, placed)
                     result, counts = self._ingest(session, source, placed, self.clock())
                 break
-            except OperationalError as error:
+            except (OperationalError, IntegrityError) as error:
                 code = getattr(error.orig, "sqlstate", None)
-                if attempt == 2 or code not in ("40P01", "40001"):
+                retry = isinstance(error, IntegrityError) or code in ("40P01", "40001")
+                if attempt == 3 or not retry:
                     raise
         self._count(source, counts)
         return result
 
-    def _serialise(self, session: Session) -> None:
-        if session.get_bind().dialect.name == "postgresql":
-            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_INGEST_LOCK})
-        else:  # take SQLite's write lock now, so what we read next is what we write over
+    def _lock_groups(
+        self, session: Session, source: str, placed: Sequence[tuple[Alert, Placement]]
+    ) -> None:
+        """Serialise the requests that touch the same groups, and only those.
+
+        SQLite has one writer anyway: take its write lock first, so what we read
+        next is what we write over. PostgreSQL: a transaction-level advisory lock
+        per (route, group key) this body touches — the groups its new alerts go
+        to and the groups its known alerts are in — taken in one fixed order, so
+        concurrent deliveries of the same group queue up, different groups run
+        in parallel, and no two requests can deadlock on them.
+        """
+        if session.get_bind().dialect.name != "postgresql":
             session.connection().exec_driver_sql("UPDATE alert_group SET id = id WHERE 0")
+            return
+        names = {open_key(p.route.name, p.group_key) for a, p in placed if a.status == FIRING}
+        keys = list(dict.fromkeys(a.key for a, _ in placed))
+        for start in range(0, len(keys), _CHUNK):
+            stmt = (
+                select(AlertGroup.route, AlertGroup.group_key)
+                .join(AlertRecord, col(AlertRecord.group_id) == AlertGroup.id)
+                .where(
+                    AlertRecord.source == source,
+                    col(AlertRecord.key).in_(keys[start : start + _CHUNK]),
+                )
+                .distinct()
+            )
+            names |= {open_key(route, key) for route, key in session.exec(stmt).all()}
+        lock_ids(session, names)
 
     def _ingest(
         self,
@@ -351,7 +387,10 @@ class AlertService:
         """Resolve every firing alert of the group (sources that never send resolved)."""
         now = self.clock()
         with session_scope(self.engine) as session:
-            self._serialise(session)
+            found = self.group(group_id)  # its key first: ingest takes that lock before rows
+            lock_ids(session, {open_key(found.route, found.group_key)})
+            if session.get_bind().dialect.name == "sqlite":
+                session.connection().exec_driver_sql("UPDATE alert_group SET id = id WHERE 0")
             g = self._locked(session, group_id)
             if g.status != FIRING:
                 raise InvalidChange("This alert group has already resolved.")
@@ -617,6 +656,8 @@ class _Known:
     resolved_at: datetime | None
     changed_at: datetime | None = None
     insert: dict[str, Any] | None = None  # a new occurrence, not yet written
+    resolved_now: bool = False  # resolved by this request
+    added: int = 0  # repeats counted by this request
 
     @classmethod
     def new(
@@ -646,9 +687,10 @@ class _Known:
         if alert.ends_at is not None:
             self.ends_at = alert.ends_at
         if alert.status == RESOLVED and self.status == FIRING:
-            self.status, self.resolved_at = RESOLVED, now
+            self.status, self.resolved_at, self.resolved_now = RESOLVED, now, True
             return True
         self.repeats += 1
+        self.added += 1
         return False
 
     def values(self) -> dict[str, Any]:
@@ -662,19 +704,50 @@ class _Known:
 
 
 def _write_alerts(session: Session, known: Iterable[_Known]) -> None:
-    """One bulk INSERT for new occurrences, one bulk UPDATE (by primary key) for the rest."""
-    inserts, updates = [], []
+    """One bulk INSERT for new occurrences, one UPDATE per kind of change for the rest.
+
+    Repeats (most of Alertmanager's traffic) are one `UPDATE … WHERE id IN (…)`
+    rather than a statement per alert, which is what PostgreSQL needs to keep up.
+    """
+    inserts, resolved = [], []
+    repeats: dict[tuple[int, datetime], list[int]] = {}
     for k in known:
         if k.changed_at is None:
             continue
         if k.insert is not None:
             inserts.append({**k.insert, **k.values()})
+        elif k.resolved_now:
+            resolved.append({"row_id": k.id, **k.values()})
         else:
-            updates.append({"id": k.id, **k.values()})
+            repeats.setdefault((k.added, k.changed_at), []).append(int(k.id or 0))
     if inserts:
-        session.execute(insert(AlertRecord), inserts)
-    if updates:
-        session.execute(update(AlertRecord), updates)
+        session.execute(_INSERT_ALERTS, inserts)
+    if resolved:
+        session.execute(_UPDATE_ALERTS, resolved)
+    for (added, at), ids in repeats.items():
+        for start in range(0, len(ids), _CHUNK):
+            session.execute(
+                update(_ALERT)
+                .where(_ALERT.c.id.in_(ids[start : start + _CHUNK]))
+                .values(repeats=_ALERT.c.repeats + added, last_seen=at)
+            )
+
+
+# Built once: Core statements executed with many parameter sets (executemany), which
+# skips the ORM's per-call statement building and caching work on the hot path.
+_ALERT = AlertRecord.__table__  # type: ignore[attr-defined]
+_INSERT_ALERTS = insert(_ALERT)
+_UPDATE_ALERTS = (
+    update(_ALERT)
+    .where(_ALERT.c.id == bindparam("row_id"))
+    .values(
+        status=bindparam("status"),
+        repeats=bindparam("repeats"),
+        ends_at=bindparam("ends_at"),
+        resolved_at=bindparam("resolved_at"),
+        last_seen=bindparam("last_seen"),
+    )
+)
 
 
 def _flags(pending: dict[str, Any] | None, more: dict[str, Any]) -> dict[str, Any]:

@@ -282,7 +282,8 @@ class AlertRecord(SQLModel, table=True):
     repeats: int = 0
 
     __table_args__ = (
-        UniqueConstraint("source", "key", "occurrence", name="uq_alert_occurrence"),
+        # Key first: ingest looks alerts up by `key IN (…)`, selective without statistics.
+        UniqueConstraint("key", "source", "occurrence", name="uq_alert_occurrence"),
         Index("ix_alert_by_group_status", "group_id", "status"),
     )
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0005
 Revises: 0003
-Create Date: 2026-11-30 18:28:50.208310
+Create Date: 2026-11-30 18:47:43.030342
 """
 
 import sqlalchemy as sa
@@ -132,7 +132,7 @@ def upgrade() -> None:
             ["alert_group.id"],
         ),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("source", "key", "occurrence", name="uq_alert_occurrence"),
+        sa.UniqueConstraint("key", "source", "occurrence", name="uq_alert_occurrence"),
     )
     with op.batch_alter_table("alert", schema=None) as batch_op:
         batch_op.create_index("ix_alert_by_group_status", ["group_id", "status"], unique=False)
