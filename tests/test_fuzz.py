@@ -37,14 +37,13 @@ from hypothesis import strategies as st
 
 from incidentbot.config import parse_config
 from incidentbot.domain import commands
+from incidentbot.domain.home import HomeData, PageLine
 from incidentbot.domain.naming import channel_name, with_suffix
+from incidentbot.domain.snapshot import IncidentSnapshot, UpdateSnapshot
 from incidentbot.playground.client import Reply
 from incidentbot.playground.standin import MAX_TEXT_CHARS, block_errors, iter_texts, view_errors
-from incidentbot.services.home import HomeData, PageLine
-from incidentbot.services.snapshot import IncidentSnapshot
 from incidentbot.services.timeline import LoggedMessage, TimelineView
-from incidentbot.services.updates import UpdateSnapshot
-from incidentbot.slack import blocks, escalation_blocks, ids, update_blocks
+from incidentbot.slack import blocks, escalation_blocks, home_blocks, ids, update_blocks
 from incidentbot.slack import timeline_blocks as tb
 from incidentbot.slack.listeners.errors import UNEXPECTED
 from incidentbot.store.models import FollowUp, TimelineEntry
@@ -443,7 +442,7 @@ def test_home_view(
     paths: list[str],
 ) -> None:
     pages = [PageLine(i, p, i % 3, NOW, "C0INC1") for i, p in enumerate(paths, start=1)]
-    view = update_blocks.home_view(HomeData(open_, roles, pages, resolved), CONFIG, now=NOW)
+    view = home_blocks.home_view(HomeData(open_, roles, pages, resolved), CONFIG, now=NOW)
     assert view_errors(view, allowed_types=("home",)) == []
     assert mentions_in(view["blocks"]) == []
 

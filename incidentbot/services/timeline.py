@@ -25,9 +25,9 @@ from typing import Any
 from sqlmodel import Session, select
 
 from incidentbot.domain.errors import InvalidChange, NotAllowed, NotFound
+from incidentbot.domain.snapshot import IncidentSnapshot
 from incidentbot.domain.text import escaped_within, one_line
 from incidentbot.services.incidents import IncidentService
-from incidentbot.services.snapshot import IncidentSnapshot
 from incidentbot.slack import blocks
 from incidentbot.slack.gateway import Failure
 from incidentbot.store import repo

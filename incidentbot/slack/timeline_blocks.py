@@ -16,9 +16,9 @@ from typing import Any
 
 from incidentbot.config import Config
 from incidentbot.domain.metrics import Durations, Figures, Stats
+from incidentbot.domain.snapshot import IncidentSnapshot
 from incidentbot.domain.text import ELLIPSIS, chunk_lines, escape, escaped_within, one_line
 from incidentbot.durations import format_duration
-from incidentbot.services.snapshot import IncidentSnapshot
 from incidentbot.services.timeline import Logged, LoggedMessage, TimelineView
 from incidentbot.slack import ids
 from incidentbot.slack.blocks import (
