@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from incidentbot.services.timeline import Changed, LoggedMessage
+from incidentbot.domain.timeline import LoggedMessage
+from incidentbot.services.timeline import Changed
 from incidentbot.slack import ids
 from incidentbot.slack import timeline_blocks as tb
 from incidentbot.slack.listeners.context import Services, problems_text, tell
@@ -45,7 +46,7 @@ def register(app: App, services: Services) -> None:
         result = services.timeline.log_message(
             number, message, actor=body["user"]["id"], source="shortcut"
         )
-        tell(services, body, tb.logged_text(result), respond)
+        tell(services, body, tb.logged_text(result.incident, duplicate=result.duplicate), respond)
 
     @app.view(ids.LOG_MESSAGE_VIEW)
     @guarded(services)
@@ -57,7 +58,7 @@ def register(app: App, services: Services) -> None:
         number = int(view_values(view)[ids.PICK_INCIDENT])
         result = services.timeline.log_message(number, message, actor=user_id, source="shortcut")
         where = {"user": {"id": user_id}, "channel": {"id": message.channel_id}}
-        tell(services, where, tb.logged_text(result))
+        tell(services, where, tb.logged_text(result.incident, duplicate=result.duplicate))
 
     @app.event("reaction_added")
     @guarded(services)
@@ -73,7 +74,11 @@ def register(app: App, services: Services) -> None:
         )
         if result is not None and not result.duplicate and not result.confirmed:
             # No ✅ on the message (e.g. a Slack error): say it privately instead.
-            services.slack.ephemeral(item["channel"], event["user"], tb.logged_text(result))
+            services.slack.ephemeral(
+                item["channel"],
+                event["user"],
+                tb.logged_text(result.incident, duplicate=result.duplicate),
+            )
 
     @app.action(ENTRY_MENU)
     @guarded(services)
