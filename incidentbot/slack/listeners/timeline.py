@@ -1,6 +1,6 @@
-"""Timeline capture and reports: the message shortcut, the reaction, the ⋯ menu of
-timeline entries, the follow-up form, and the `/incident timeline | followup |
-postmortem | stats` handlers (wired into `commands.HANDLERS`).
+"""Timeline capture: the message shortcut, the reaction, the ⋯ menu of timeline
+entries and the follow-up form. (`/incident timeline | followup | postmortem |
+stats` live with every other subcommand in `commands.py`.)
 
 Interactive listeners ack first; the reaction listener is an Events API
 listener, which Bolt acknowledges by itself. Slack may deliver an event again
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
@@ -24,9 +24,6 @@ from incidentbot.slack import timeline_blocks as tb
 from incidentbot.slack.listeners.context import Services, problems_text, tell
 from incidentbot.slack.listeners.errors import guarded
 from incidentbot.slack.listeners.views import view_values
-
-if TYPE_CHECKING:
-    from incidentbot.slack.listeners.commands import Invocation
 
 ENTRY_MENU = re.compile(rf"^{re.escape(ids.ENTRY_MENU)}\d+$")
 
@@ -147,43 +144,3 @@ def _report(services: Services, user_id: str, changed: Changed) -> None:
     if changed.problems:
         body = {"user": {"id": user_id}, "channel": {"id": changed.incident.channel_id}}
         tell(services, body, problems_text(changed.problems))
-
-
-# -- `/incident` subcommands (see commands.HANDLERS) -----------------------------------
-def _reply(call: Invocation, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
-    call.respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
-
-
-def _number(call: Invocation) -> int:
-    assert call.number is not None  # incident-scoped subcommands always have one
-    return call.number
-
-
-def show_timeline(services: Services, call: Invocation) -> None:
-    view = services.timeline.view(_number(call), call.user_id)
-    # Ephemeral messages, not the response_url: Slack allows only 5 uses of one.
-    for text, page in tb.timeline_messages(view):
-        services.slack.ephemeral(call.channel_id, call.user_id, text, page)
-
-
-def followup(services: Services, call: Invocation) -> None:
-    changed = services.timeline.add_follow_up(_number(call), call.command.text, actor=call.user_id)
-    if changed.problems:
-        _reply(call, problems_text(changed.problems))
-
-
-def postmortem(services: Services, call: Invocation) -> None:
-    uploaded = services.reports.upload_postmortem(_number(call), actor=call.user_id)
-    if uploaded.problems:
-        failed = "\n".join(f"• {p}" for p in uploaded.problems)
-        _reply(
-            call,
-            f":warning: The postmortem could not be uploaded:\n{failed}\n"
-            f"Try again, or print it with `python -m incidentbot postmortem {uploaded.number}`.",
-        )
-
-
-def stats(services: Services, call: Invocation) -> None:
-    figures = services.reports.stats(int(call.command.extra["days"]))
-    text, blocks = tb.stats_message(figures, services.config)
-    _reply(call, text, blocks)
