@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from incidentbot.config import Config
-from incidentbot.domain.metrics import Durations, Figures, Stats
 from incidentbot.domain.snapshot import IncidentSnapshot
+from incidentbot.domain.stats import Durations, Figures, Stats
 from incidentbot.domain.text import ELLIPSIS, chunk_lines, escape, escaped_within, one_line
 from incidentbot.domain.timeline import EntryView, FollowUpView, LoggedMessage, TimelineView
 from incidentbot.durations import format_duration
