@@ -448,7 +448,7 @@ def _message(error: Any, model: type[BaseModel]) -> str:
         return _unknown_key(str(loc[-1]), _keys_at(model, loc[:-1]))
     if kind in ("model_type", "model_attributes_type", "dict_type", "mapping_type"):
         return f"expected a table, got {show(value)}"
-    if kind in ("tuple_type", "list_type"):
+    if kind in ("tuple_type", "list_type", "set_type", "frozen_set_type"):
         item = _type_at(model, (*loc, 0))
         if isinstance(item, type) and issubclass(item, BaseModel):
             return f"expected an array of tables ([[{_dotted(loc)}]]), got {show(value)}"
