@@ -67,6 +67,7 @@ EMOJI: Mapping[str, str] = {
     "thumbsup": "👍",
     "+1": "👍",
     "warning": "⚠️",
+    "wave": "👋",
     "wastebasket": "🗑️",
     "white_check_mark": "✅",
     "white_circle": "⚪",
@@ -356,12 +357,18 @@ class Renderer:
             described.append(error_id)
             extra += f'<p class="bk-error" role="alert" id="{error_id}">{esc(error)}</p>'
         optional = ' <span class="bk-optional">(optional)</span>' if block.get("optional") else ""
-        control = self.element(
-            element, block, field_id=field_id, described_by=" ".join(described), invalid=bool(error)
-        )
         grouped = isinstance(element, Mapping) and element.get("type") in (
             "checkboxes",
             "radio_buttons",
+        )
+        control = self.element(
+            element,
+            block,
+            field_id=field_id,
+            described_by=" ".join(described),
+            invalid=bool(error),
+            # Slack's client refuses to submit an empty required input; so does the browser.
+            required=not block.get("optional") and not grouped,
         )
         if grouped:  # a group of boxes is named by a legend, not a <label for>
             return (
@@ -438,6 +445,7 @@ class Renderer:
         field_id: str | None = None,
         described_by: str = "",
         invalid: bool = False,
+        required: bool = False,
     ) -> str:
         if not isinstance(element, Mapping):
             return unknown("element", element)
@@ -452,6 +460,8 @@ class Renderer:
             attrs += f' aria-describedby="{described_by}"'
         if invalid:
             attrs += ' aria-invalid="true"'
+        if required:
+            attrs += " required"
         return method(element, attrs)
 
     def _el_button(self, el: Mapping[str, Any], attrs: str) -> str:

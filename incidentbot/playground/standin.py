@@ -757,6 +757,7 @@ class SlackStandIn:
         trigger_ttl: float = 3.0,
         response_url_max_uses: int = 5,
         max_log: int = MAX_LOG_ENTRIES,
+        first_id: int = 1,
     ) -> None:
         self.trigger_ttl = trigger_ttl
         # calls and text_log are capped so a long-running playground stays small.
@@ -765,7 +766,9 @@ class SlackStandIn:
         self.response_url_max_uses = response_url_max_uses
         self.latency = 0.0
         self._lock = threading.RLock()
-        self._seq = itertools.count(1)
+        # first_id > 1 keeps new ids (C…, D…, V…) apart from those of an earlier run whose
+        # database is reused (the playground's --data).
+        self._seq = itertools.count(first_id)
         self._last_ts_us = 0
         self.users: dict[str, User] = {}
         self.usergroups: dict[str, Usergroup] = {}
