@@ -224,10 +224,12 @@ class Workspace:
             self._ack_ephemeral(
                 user, channel, f"/incident failed with the error “dispatch_failed” ({reply.status})"
             )
-        elif reply.json and (reply.json.get("text") or reply.json.get("blocks")):
-            self._ack_ephemeral(
-                user, channel, reply.json.get("text") or "", reply.json.get("blocks")
-            )
+        elif reply.json is not None:
+            if reply.json.get("text") or reply.json.get("blocks"):
+                text = reply.json.get("text") or ""
+                self._ack_ephemeral(user, channel, text, reply.json.get("blocks"))
+        elif reply.body.strip():  # a plain-text answer is shown as it is
+            self._ack_ephemeral(user, channel, reply.body)
 
     def _ack_ephemeral(
         self, user: str, channel: str, text: str, blocks: list[Any] | None = None

@@ -42,9 +42,13 @@ async function refresh() {
   try {
     do {
       ui.again = false;
-      const query = new URLSearchParams({ user: ui.user, where: ui.where, thread: ui.thread || "" });
-      const response = await fetch(`/ui/state?${query}`);
-      if (response.ok) apply(await response.json());
+      const asked = { user: ui.user, where: ui.where, thread: ui.thread || "" };
+      const response = await fetch(`/ui/state?${new URLSearchParams(asked)}`);
+      const state = response.ok ? await response.json() : null;
+      // A person who switched channel or user meanwhile gets a fresh answer, not this one.
+      const stale = asked.user !== ui.user || asked.where !== ui.where || asked.thread !== (ui.thread || "");
+      if (stale) ui.again = true;
+      else if (state) apply(state);
     } while (ui.again);
   } catch (error) {
     ui.again = false;
@@ -191,7 +195,8 @@ document.addEventListener("submit", (event) => {
   const form = event.target;
   event.preventDefault();
   if (form.classList.contains("modal-form")) {
-    const missing = [...form.querySelectorAll("[required]")].find((f) => !f.value.trim());
+    // Like Slack's client: an empty required input is refused here; the bot validates the rest.
+    const missing = [...form.querySelectorAll("[required]")].find((f) => !f.value);
     if (missing) { missing.setAttribute("aria-invalid", "true"); missing.focus(); toast("Please fill out this field."); return; }
     post("submit", { view_id: form.dataset.view, values: formValues(form) });
   } else if (form.id === "composer" || form.id === "thread-composer") {
