@@ -24,10 +24,13 @@ ALERT_SOURCE = "demo"  # POST /alerts/demo
 ALERT_TOKEN_ENV = "INCIDENTBOT_PLAYGROUND_ALERTS_TOKEN"
 LEVEL_TIMEOUT = "30s"
 
-# Message shortcuts from manifest.yml, offered on every message: (name, callback_id).
+# From manifest.yml (a test keeps them equal): the message shortcuts offered on every
+# message, (name, callback_id), and the events Slack sends the bot.
 MESSAGE_SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("Add to incident timeline", "timeline.log_message"),
 )
+BOT_EVENTS: frozenset[str] = frozenset({"app_home_opened", "reaction_added"})
+MESSAGES_TAB_READ_ONLY = True
 
 
 @dataclass(frozen=True)

@@ -214,9 +214,15 @@ class Workspace:
             self._show_ack(user, channel, reply)
             return
         target = self.standin.channels[channel]
+        if target.is_im and seed.MESSAGES_TAB_READ_ONLY:
+            self._ack_ephemeral(user, channel, "Sending messages to this app has been turned off.")
+            return
         if not target.is_im and not target.is_private and user not in target.members:
             self.standin.add_member(channel, user)  # posting in a public channel joins it
-        self.sender.message(text, user=user, channel=channel, thread_ts=thread_ts or None)
+        if _message_event(target) in seed.BOT_EVENTS:
+            self.sender.message(text, user=user, channel=channel, thread_ts=thread_ts or None)
+        else:  # the app is not subscribed: Slack keeps the message and tells the bot nothing
+            self.standin.add_message(channel, text, user=user, thread_ts=thread_ts or None)
 
     def _show_ack(self, user: str, channel: str, reply: Any) -> None:
         """What Slack shows for a slash command's HTTP answer: its text, only to the sender."""
@@ -357,6 +363,8 @@ class Workspace:
             msg = self.standin.add_reaction(channel, ts, name, user=user)
         except KeyError:
             raise BadRequest("ts: no such message") from None
+        if "reaction_added" not in seed.BOT_EVENTS:
+            return
         self.sender.event(
             {
                 "type": "reaction_added",
@@ -395,6 +403,15 @@ class Workspace:
         except urllib.error.HTTPError as error:
             status, answer = error.code, error.read()
         return {"status": status, "answer": answer.decode("utf-8", "replace")[:500]}
+
+
+def _message_event(channel: Any) -> str:
+    """The Events API subscription that covers a message posted in ``channel``."""
+    if channel.is_im:
+        return "message.im"
+    if channel.is_mpim:
+        return "message.mpim"
+    return "message.groups" if channel.is_private else "message.channels"
 
 
 def _copy_message(msg: Any) -> Any:
