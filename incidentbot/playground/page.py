@@ -139,7 +139,8 @@ def messages(snap: Snapshot, *, thread_ts: str | None = None) -> str:
 
 
 def message(msg: Message, channel: Channel, names: Names, *, in_thread: bool = False) -> str:
-    author = names.users.get(msg.user, msg.user)
+    # Slack shows an app's messages under the app's name.
+    author = "incidentbot" if msg.user == BOT_USER_ID else names.users.get(msg.user, msg.user)
     iso, clock = time_of(msg.ts)
     badges = ""
     if msg.ts in channel.pins:
