@@ -140,6 +140,9 @@ def test_declare_by_typing_take_ic_and_the_page_acknowledged(
     card = page.get_by_role("article").filter(has_text="Payments are down").first
     expect(card.get_by_role("button", name="Take IC")).to_be_visible()
 
+    expect(page.locator("#channel-header")).to_contain_text("Topic: SEV2 | investigating")
+    expect(card).to_contain_text("Pinned")
+
     view_as(page, "Dave Kim")
     card.get_by_role("button", name="Take IC").click()
     expect(card.filter(has_text="Incident Commander")).to_contain_text("@Dave Kim")
@@ -233,3 +236,19 @@ def _timeline(playground: Playground, number: int | None) -> list[Any]:
     with Session(playground.runtime.engine) as session:
         stmt = select(TimelineEntry).where(TimelineEntry.incident_id == number)
         return list(session.exec(stmt).all())
+
+
+def test_threads(page: Any) -> None:
+    type_message(page, "Is anyone else seeing 502s from the API gateway?")
+    main = page.get_by_role("main")
+    asked = main.get_by_role("article").filter(has_text="502s from the API gateway").last
+    asked.hover()
+    asked.get_by_role("button", name="Reply in thread").click()
+    thread = page.get_by_role("complementary", name="Thread")
+    expect(thread).to_be_visible()
+    reply = thread.get_by_role("textbox", name="Reply in thread")
+    reply.fill("Yes, since 10:40")
+    reply.press("Enter")
+    expect(thread.get_by_role("article").filter(has_text="Yes, since 10:40")).to_be_visible()
+    expect(asked.get_by_role("button", name="1 reply")).to_be_visible()
+    expect(main.get_by_role("article").filter(has_text="Yes, since 10:40")).to_have_count(0)

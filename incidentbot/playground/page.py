@@ -165,22 +165,27 @@ def message(msg: Message, channel: Channel, names: Names, *, in_thread: bool = F
             f'<button type="button" class="thread-link" data-thread="{esc(msg.ts)}">'
             f"{msg.reply_count} {noun}</button>"
         )
-    parts.append(_tools())
+    parts.append(_tools(msg.ts if not in_thread and not msg.is_reply else None))
     return (
         f'<article class="msg" aria-label="{esc(author)} at {clock}" data-container="message" '
         f'data-channel="{esc(channel.id)}" data-ts="{esc(msg.ts)}">{"".join(parts)}</article>'
     )
 
 
-def _tools() -> str:
+def _tools(thread_ts: str | None) -> str:
     shortcuts = "".join(
         f'<button type="button" data-shortcut="{esc(callback)}">{esc(name)}</button>'
         for name, callback in MESSAGE_SHORTCUTS
     )
+    reply = (
+        f'<button type="button" data-thread="{esc(thread_ts)}">Reply in thread</button>'
+        if thread_ts
+        else ""
+    )
     return (
         '<div class="msg-tools" role="group" aria-label="Message actions">'
         '<button type="button" data-react="pushpin" aria-label="React with pushpin">📌</button>'
-        f"{shortcuts}</div>"
+        f"{reply}{shortcuts}</div>"
     )
 
 
