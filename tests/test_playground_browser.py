@@ -252,3 +252,16 @@ def test_threads(page: Any) -> None:
     expect(thread.get_by_role("article").filter(has_text="Yes, since 10:40")).to_be_visible()
     expect(asked.get_by_role("button", name="1 reply")).to_be_visible()
     expect(main.get_by_role("article").filter(has_text="Yes, since 10:40")).to_have_count(0)
+
+
+def test_fire_sample_alert(page: Any, playground: Playground) -> None:
+    """The control exists only when the bot serves POST /alerts/<source> (PRODUCT.md §9)."""
+    control = page.get_by_role("button", name="Fire sample alert")
+    if not playground.workspace.alerts:
+        expect(control).to_be_hidden()
+        pytest.skip("this bot has no alert ingestion: the control is hidden, as it should be")
+    control.click()
+    expect(page.get_by_role("status")).to_contain_text("202")
+    open_channel(page, "#incidents")
+    triage = page.get_by_role("article").filter(has_text="Checkout error rate above 5%")
+    expect(triage.first).to_be_visible()

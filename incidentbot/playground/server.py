@@ -649,6 +649,7 @@ class Playground:
         self._bot_server = self.runtime.serve(host="127.0.0.1", port=0)
         self._spawn(run_until_closed, self._bot_server, name="bot-http")
         bot_url = f"http://127.0.0.1:{self._bot_server.effective_port}"
+        alerts = alerts and serves_alerts(bot_url)
         sender = SlackSender(f"{bot_url}/slack/events", signing_secret, self.standin)
         self.workspace = Workspace(self.standin, sender, bot_url, alerts, alert_token=alert_token)
         self.standin.on_change(self.workspace.changes.bump)
@@ -684,6 +685,20 @@ class Playground:
         self.standin.stop()
         if self._tmp:
             shutil.rmtree(self._tmp, ignore_errors=True)
+
+
+def serves_alerts(bot_url: str) -> bool:
+    """Whether the bot serves POST /alerts/<source>: unauthenticated, it answers 401, not 404."""
+    request = urllib.request.Request(
+        f"{bot_url}/alerts/{seed.ALERT_SOURCE}", data=b"{}", method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return resp.status != 404
+    except urllib.error.HTTPError as error:
+        return error.code != 404
+    except OSError:
+        return False
 
 
 def start(port: int = DEFAULT_PORT, data_dir: Path | None = None) -> Playground:
