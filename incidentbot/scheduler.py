@@ -37,6 +37,7 @@ from sqlalchemy import event, func, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from incidentbot.clock import Clock
 from incidentbot.store.db import session_scope
 from incidentbot.store.models import Timer
 
@@ -44,7 +45,6 @@ log = logging.getLogger(__name__)
 
 AfterCommit = Callable[[], None]
 Handler = Callable[[Session, Timer], AfterCommit | None]
-Clock = Callable[[], datetime]
 
 POLL_SECONDS = 2.0
 BATCH = 500

@@ -11,21 +11,18 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from incidentbot.config import Config
+from incidentbot.services.deps import Deps
 from incidentbot.services.incidents import IncidentService
 from incidentbot.services.snapshot import IncidentSnapshot
 from incidentbot.slack import update_blocks
 from incidentbot.slack.gateway import Failure, SlackGateway
 from incidentbot.store.models import Escalation, Incident, Page
-
-Clock = Callable[[], datetime]
 
 MEMBERS_CACHE_SECONDS = 60.0
 RECENTLY_RESOLVED = timedelta(days=7)
@@ -93,21 +90,13 @@ class HomeData:
 
 
 class HomeService:
-    def __init__(
-        self,
-        *,
-        engine: Engine,
-        config: Config,
-        slack: SlackGateway,
-        incidents: IncidentService,
-        clock: Clock,
-    ) -> None:
-        self.engine = engine
-        self.config = config
-        self.slack = slack
+    def __init__(self, deps: Deps, *, incidents: IncidentService) -> None:
+        self.engine = deps.engine
+        self.config = deps.config
+        self.slack = deps.slack
+        self.clock = deps.clock
         self.incidents = incidents
-        self.clock = clock
-        self.visibility = Visibility(slack)
+        self.visibility = Visibility(deps.slack)
 
     def for_viewer(
         self, incidents: Sequence[IncidentSnapshot], user_id: str

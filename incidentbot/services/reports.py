@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from incidentbot.domain import metrics, postmortem
 from incidentbot.domain.errors import NotFound
 from incidentbot.domain.incident import label
+from incidentbot.services.deps import Deps
 from incidentbot.services.incidents import IncidentService
 from incidentbot.slack.gateway import Failure
 from incidentbot.store import repo
@@ -146,17 +147,18 @@ def filename(number: int, *, draft: bool) -> str:
 
 
 class ReportService:
-    def __init__(self, *, incidents: IncidentService) -> None:
+    def __init__(self, deps: Deps, *, incidents: IncidentService) -> None:
+        self.engine = deps.engine
+        self.config = deps.config
+        self.slack = deps.slack
+        self.clock = deps.clock
+        self.auth = deps.auth
         self.incidents = incidents
-        self.engine = incidents.engine
-        self.config = incidents.config
-        self.slack = incidents.slack
-        self.clock = incidents.clock
 
     def upload_postmortem(self, number: int, *, actor: str) -> Uploaded:
         """Render the postmortem and upload it to the incident channel (files v2 flow)."""
         snapshot = self.incidents.get(number)
-        self.incidents.auth.check("postmortem", snapshot, actor)
+        self.auth.check("postmortem", snapshot, actor)
         data = read_postmortem(self.engine, number)
         markdown = postmortem.render(data)
         if not snapshot.channel_id:

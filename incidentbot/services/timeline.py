@@ -26,6 +26,7 @@ from sqlmodel import Session, select
 
 from incidentbot.domain.errors import InvalidChange, NotAllowed, NotFound
 from incidentbot.domain.text import escaped_within, one_line
+from incidentbot.services.deps import Deps
 from incidentbot.services.incidents import IncidentService
 from incidentbot.services.snapshot import IncidentSnapshot
 from incidentbot.slack import blocks
@@ -158,12 +159,13 @@ class TimelineView:
 
 
 class TimelineService:
-    def __init__(self, *, incidents: IncidentService) -> None:
+    def __init__(self, deps: Deps, *, incidents: IncidentService) -> None:
+        self.engine = deps.engine
+        self.config = deps.config
+        self.slack = deps.slack
+        self.clock = deps.clock
+        self.auth = deps.auth
         self.incidents = incidents
-        self.engine = incidents.engine
-        self.config = incidents.config
-        self.slack = incidents.slack
-        self.clock = incidents.clock
 
     # -- where a message goes ----------------------------------------------------------
     def incident_for_channel(self, channel_id: str) -> int | None:
@@ -285,7 +287,7 @@ class TimelineService:
             if live >= VIEW_LATEST:  # there may be more than are shown
                 live = repo.count_entries(session, incident_id=number, include_deleted=False)
         try:
-            self.incidents.auth.check("timeline_edit", snapshot, viewer)
+            self.auth.check("timeline_edit", snapshot, viewer)
             can_edit_all = True
         except NotAllowed:
             can_edit_all = False
@@ -304,7 +306,7 @@ class TimelineService:
             raise InvalidChange("The record of an edit cannot itself be changed.")
         snapshot = self.incidents.get(entry.incident_id)
         if actor not in _owners(entry):
-            self.incidents.auth.check("timeline_edit", snapshot, actor)
+            self.auth.check("timeline_edit", snapshot, actor)
         return snapshot, entry
 
     def edit_entry(self, entry_id: int, text: str, *, actor: str) -> Changed:
