@@ -36,6 +36,7 @@ from incidentbot.consequences import Consequence
 from incidentbot.domain import escalation as steps
 from incidentbot.domain.errors import InvalidChange, NotFound
 from incidentbot.domain.escalation import Step
+from incidentbot.domain.outcome import Outcome
 from incidentbot.domain.text import escape
 from incidentbot.scheduler import AfterCommit
 from incidentbot.services.deps import Deps
@@ -72,12 +73,6 @@ class StepPlan:
     next_at: datetime | None  # when the next level fires; None after the last
     paged_by: str
     pages: tuple[tuple[int, str], ...]  # (page id, target as configured)
-
-
-@dataclass(frozen=True, slots=True)
-class AckResult:
-    incident: IncidentSnapshot
-    acknowledged: tuple[str, ...]  # path names
 
 
 class EscalationService:
@@ -177,7 +172,7 @@ class EscalationService:
     # -- acknowledging -------------------------------------------------------------
     def acknowledge(
         self, number: int, *, actor: str, escalation_id: int | None = None
-    ) -> AckResult:
+    ) -> Outcome[tuple[str, ...]]:
         """Stop running escalations (one, or all of the incident) and record the ack."""
         incident = self.incidents.get(number)
         now = self.clock()
@@ -201,7 +196,7 @@ class EscalationService:
             self.slack.post(snapshot.channel_id, text=text, blocks=blocks.notice(text)[1])
         note = f":white_check_mark: Acknowledged by <@{actor}> {blocks.when(now)}."
         self._close_dms(ids, snapshot, note)
-        return AckResult(snapshot, tuple(e.path for e in targets))
+        return Outcome(snapshot, tuple(e.path for e in targets))  # the paths acknowledged
 
     def _ack_targets(
         self, session: Session, number: int, escalation_id: int | None, incident: IncidentSnapshot

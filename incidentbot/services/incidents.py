@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,6 +21,7 @@ from incidentbot import consequences as events
 from incidentbot.domain import incident as rules
 from incidentbot.domain.errors import InvalidChange, NotAnIncidentChannel, NotFound
 from incidentbot.domain.naming import channel_name
+from incidentbot.domain.outcome import Outcome
 from incidentbot.domain.text import escape, escaped_within, one_line
 from incidentbot.services.deps import Deps
 from incidentbot.services.snapshot import IncidentSnapshot
@@ -36,15 +36,6 @@ log = logging.getLogger(__name__)
 SETUP_TIMER = "declare_setup"
 SETUP_GRACE = timedelta(minutes=2)  # longer than the slowest declare with all its retries
 SETUP_ATTEMPTS = 3
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What a use case did: the incident afterwards and any Slack step that failed."""
-
-    incident: IncidentSnapshot
-    problems: tuple[str, ...] = ()
-    created: bool = True
 
 
 class IncidentService:
@@ -118,7 +109,7 @@ class IncidentService:
         private: bool | None = None,
         origin_channel: str | None = None,
         source_key: str | None = None,
-    ) -> Outcome:
+    ) -> Outcome[None]:
         """Store a new incident first, then open its channel and announce it."""
         title = title.strip()
         if not title:
@@ -178,7 +169,7 @@ class IncidentService:
         problems = self._open_channel(snapshot)
         self._setup_done(number)
         self.consequences.run(recorded)  # page, reminders: now that the channel exists
-        return Outcome(self.get(number), tuple(problems))
+        return Outcome(self.get(number), problems=tuple(problems))
 
     def _open_channel(self, s: IncidentSnapshot, *, resume: bool = False) -> list[str]:
         """Slack steps of declare; each failure is reported, none undoes the incident.
@@ -262,7 +253,7 @@ class IncidentService:
         return [pinned] if isinstance(pinned, Failure) else []
 
     # -- changes -------------------------------------------------------------------
-    def change_status(self, number: int, status: str, *, actor: str) -> Outcome:
+    def change_status(self, number: int, status: str, *, actor: str) -> Outcome[None]:
         if status == self.config.final_status:
             raise InvalidChange("Use `/incident resolve [summary]` to resolve the incident.")
 
@@ -279,7 +270,7 @@ class IncidentService:
 
         return self._change(number, "status", actor, apply)
 
-    def change_severity(self, number: int, severity: str, *, actor: str) -> Outcome:
+    def change_severity(self, number: int, severity: str, *, actor: str) -> Outcome[None]:
         def apply(session: Session, incident: Incident, now: datetime) -> str:
             rules.check_open(incident.status, self.config.statuses, "change the severity")
             rules.check_severity_change(incident.severity, severity)
@@ -289,10 +280,12 @@ class IncidentService:
 
         return self._change(number, "severity", actor, apply, event=events.SEVERITY_CHANGED)
 
-    def assign_role(self, number: int, role: str, user_id: str, *, actor: str) -> Outcome:
+    def assign_role(self, number: int, role: str, user_id: str, *, actor: str) -> Outcome[None]:
         return self.assign_roles(number, {role: user_id}, actor=actor)
 
-    def assign_roles(self, number: int, wanted: Mapping[str, str | None], *, actor: str) -> Outcome:
+    def assign_roles(
+        self, number: int, wanted: Mapping[str, str | None], *, actor: str
+    ) -> Outcome[None]:
         """Give several roles at once (the roles modal); unchanged ones are skipped."""
         unknown = [r for r in wanted if r not in self.config.role_names]
         if unknown:
@@ -324,12 +317,10 @@ class IncidentService:
         outcome = self._change(number, actions, actor, apply)
         if outcome.incident.channel_id:
             failures = self.slack.invite(outcome.incident.channel_id, invited)
-            outcome = Outcome(
-                outcome.incident, outcome.problems + tuple(f.describe() for f in failures)
-            )
+            outcome = outcome.with_problems([f.describe() for f in failures])
         return outcome
 
-    def add_note(self, number: int, text: str, *, actor: str) -> Outcome:
+    def add_note(self, number: int, text: str, *, actor: str) -> Outcome[None]:
         if not text.strip():
             raise InvalidChange("The note needs some text.")
 
@@ -339,7 +330,7 @@ class IncidentService:
 
         return self._change(number, (), actor, apply, refresh=False)  # anyone may add notes
 
-    def resolve(self, number: int, summary: str, *, actor: str) -> Outcome:
+    def resolve(self, number: int, summary: str, *, actor: str) -> Outcome[None]:
         def apply(session: Session, incident: Incident, now: datetime) -> str:
             rules.check_open(incident.status, self.config.statuses, "resolve it")
             final = self.config.final_status
@@ -354,7 +345,7 @@ class IncidentService:
 
         return self._change(number, "resolve", actor, apply, event=events.RESOLVED)
 
-    def reopen(self, number: int, *, actor: str) -> Outcome:
+    def reopen(self, number: int, *, actor: str) -> Outcome[None]:
         def apply(session: Session, incident: Incident, now: datetime) -> str:
             rules.check_resolved(incident.status, self.config.statuses)
             incident.status, incident.resolved_at = self.config.first_status, None
@@ -376,7 +367,7 @@ class IncidentService:
         *,
         event: str | None = None,
         refresh: bool = True,
-    ) -> Outcome:
+    ) -> Outcome[None]:
         before = self.get(number)
         for name in (action,) if isinstance(action, str) else action:
             self.auth.check(name, before, actor)
@@ -400,7 +391,7 @@ class IncidentService:
             posted = self.slack.post(snapshot.channel_id, text=text, blocks=notice_blocks)
             failures += [posted] if isinstance(posted, Failure) else []
         self.consequences.run(recorded)
-        return Outcome(snapshot, tuple(f.describe() for f in failures))
+        return Outcome(snapshot, problems=tuple(f.describe() for f in failures))
 
     def refresh(self, s: IncidentSnapshot) -> list[Failure]:
         """Bring the topic, welcome message and cards in line with the stored incident."""

@@ -9,7 +9,6 @@ and prints exactly what `/incident postmortem` uploads.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,21 +19,12 @@ from sqlmodel import Session, col, select
 from incidentbot.domain import metrics, postmortem
 from incidentbot.domain.errors import NotFound
 from incidentbot.domain.incident import label
+from incidentbot.domain.outcome import Outcome
 from incidentbot.services.deps import Deps
 from incidentbot.services.incidents import IncidentService
 from incidentbot.slack.gateway import Failure
 from incidentbot.store import repo
 from incidentbot.store.models import Escalation, Incident, Page, TimelineEntry
-
-
-@dataclass(frozen=True, slots=True)
-class Uploaded:
-    """What `/incident postmortem` did: the document, and any Slack step that failed."""
-
-    number: int
-    markdown: str
-    draft: bool
-    problems: tuple[str, ...] = ()
 
 
 def read_postmortem(engine: Engine, number: int) -> postmortem.PostmortemData:
@@ -155,14 +145,14 @@ class ReportService:
         self.auth = deps.auth
         self.incidents = incidents
 
-    def upload_postmortem(self, number: int, *, actor: str) -> Uploaded:
+    def upload_postmortem(self, number: int, *, actor: str) -> Outcome[str]:
         """Render the postmortem and upload it to the incident channel (files v2 flow)."""
         snapshot = self.incidents.get(number)
         self.auth.check("postmortem", snapshot, actor)
         data = read_postmortem(self.engine, number)
         markdown = postmortem.render(data)
         if not snapshot.channel_id:
-            return Uploaded(number, markdown, data.draft, ("The incident has no channel.",))
+            return Outcome(snapshot, markdown, problems=("The incident has no channel.",))
         draft = " (DRAFT: the incident is still open)" if data.draft else ""
         result = self.slack.try_call(
             "files_upload_v2",
@@ -176,7 +166,7 @@ class ReportService:
             ),
         )
         problems = (result.describe(),) if isinstance(result, Failure) else ()
-        return Uploaded(number, markdown, data.draft, problems)
+        return Outcome(snapshot, markdown, problems=problems)  # the postmortem's Markdown
 
     def stats(self, days: int) -> metrics.Stats:
         """Counts, MTTA and MTTR of the incidents declared in the last `days`.

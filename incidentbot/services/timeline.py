@@ -25,6 +25,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from incidentbot.domain.errors import InvalidChange, NotAllowed, NotFound
+from incidentbot.domain.outcome import Outcome
 from incidentbot.domain.text import escaped_within, one_line
 from incidentbot.services.deps import Deps
 from incidentbot.services.incidents import IncidentService
@@ -118,29 +119,6 @@ def _encode(m: LoggedMessage) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class Logged:
-    """What logging a message did."""
-
-    incident: IncidentSnapshot
-    entry_id: int | None  # None: the message was already in this incident's timeline
-    confirmed: bool = False  # the ✅ reaction is on the message
-    problems: tuple[str, ...] = ()
-
-    @property
-    def duplicate(self) -> bool:
-        return self.entry_id is None
-
-
-@dataclass(frozen=True, slots=True)
-class Changed:
-    """What an edit, a deletion or a follow-up did."""
-
-    incident: IncidentSnapshot
-    problems: tuple[str, ...] = ()
-    created: bool = True
-
-
-@dataclass(frozen=True, slots=True)
 class TimelineView:
     """Everything the timeline messages show to one viewer."""
 
@@ -186,11 +164,11 @@ class TimelineService:
     # -- logging -------------------------------------------------------------------------
     def log_message(
         self, number: int, message: LoggedMessage, *, actor: str, source: str
-    ) -> Logged:
+    ) -> Outcome[bool]:
         """Record `message` in the timeline of `number` at its original time, once."""
         snapshot = self.incidents.get(number)  # NotFound for a stale modal
         if self._already_logged(number, message):
-            return Logged(snapshot, None)
+            return Outcome(snapshot, False, created=False)
         message = self._complete(message)
         permalink = self._permalink(message)
         with session_scope(self.engine) as session:
@@ -215,12 +193,12 @@ class TimelineService:
             )
             entry_id = entry.id if entry else None
         if entry_id is None:
-            return Logged(snapshot, None)
+            return Outcome(snapshot, False, created=False)
         reacted = self.slack.try_call(
             "reactions.add", channel=message.channel_id, timestamp=message.ts, name=CONFIRM_REACTION
         )
         confirmed = not isinstance(reacted, Failure) or reacted.error == "already_reacted"
-        return Logged(snapshot, entry_id, confirmed)
+        return Outcome(snapshot, confirmed)  # value: the ✅ reaction is on the message
 
     def capture_reaction(
         self,
@@ -231,7 +209,7 @@ class TimelineService:
         ts: str,
         user: str,
         item_user: str | None,
-    ) -> Logged | None:
+    ) -> Outcome[bool] | None:
         """A reaction was added; log the message when it is the configured one in an incident."""
         if reaction != self.config.timeline.reaction or item_type != "message":
             return None
@@ -309,7 +287,7 @@ class TimelineService:
             self.auth.check("timeline_edit", snapshot, actor)
         return snapshot, entry
 
-    def edit_entry(self, entry_id: int, text: str, *, actor: str) -> Changed:
+    def edit_entry(self, entry_id: int, text: str, *, actor: str) -> Outcome[None]:
         text = text.strip()
         if not text:
             raise InvalidChange("The entry needs some text; delete it instead.")
@@ -319,7 +297,7 @@ class TimelineService:
             stored = _entry_locked(session, entry_id)
             before = stored.text
             if text == before:  # unchanged, or the same edit submitted twice
-                return Changed(snapshot, created=False)
+                return Outcome(snapshot, created=False)
             stored.text, stored.edited_at, stored.edited_by = text, now, actor
             original = (stored.data or {}).get("original_text", before)
             stored.data = {**(stored.data or {}), "original_text": original}
@@ -337,9 +315,9 @@ class TimelineService:
             f":pencil2: <@{actor}> edited the {entry.kind} entry of {blocks.when(entry.at)} "
             f"in the timeline: {escaped_within(one_line(text), 2500)}"
         )
-        return Changed(snapshot, self._notify(snapshot, notice))
+        return Outcome(snapshot, problems=self._notify(snapshot, notice))
 
-    def delete_entry(self, entry_id: int, *, actor: str) -> Changed:
+    def delete_entry(self, entry_id: int, *, actor: str) -> Outcome[None]:
         snapshot, entry = self.entry_for_change(entry_id, actor)
         now = self.clock()
         with session_scope(self.engine) as session:
@@ -359,7 +337,7 @@ class TimelineService:
             f":wastebasket: <@{actor}> deleted the {entry.kind} entry of "
             f"{blocks.when(entry.at)} from the timeline."
         )
-        return Changed(snapshot, self._notify(snapshot, notice))
+        return Outcome(snapshot, problems=self._notify(snapshot, notice))
 
     # -- follow-ups ----------------------------------------------------------------------
     def add_follow_up(
@@ -370,7 +348,7 @@ class TimelineService:
         actor: str,
         owner: str | None = None,
         source_key: str | None = None,
-    ) -> Changed:
+    ) -> Outcome[None]:
         """Record an action item (anyone may), with a timeline entry, then say so."""
         text = text.strip()
         if not text:
@@ -387,7 +365,7 @@ class TimelineService:
                 source_key=source_key,
             )
             if not repo.insert_unique(session, row=item):
-                return Changed(self.incidents.get(number), created=False)  # a repeated submit
+                return Outcome(self.incidents.get(number), created=False)  # a repeated submit
             repo.add_entry(
                 session,
                 incident_id=number,
@@ -403,7 +381,7 @@ class TimelineService:
             f":clipboard: <@{actor}> recorded a follow-up{whose}: "
             f"{escaped_within(one_line(text), 2500)}"
         )
-        return Changed(snapshot, self._notify(snapshot, notice))
+        return Outcome(snapshot, problems=self._notify(snapshot, notice))
 
     def _notify(self, snapshot: IncidentSnapshot, text: str) -> tuple[str, ...]:
         if not snapshot.channel_id:

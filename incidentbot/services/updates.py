@@ -28,6 +28,7 @@ from incidentbot import consequences as events
 from incidentbot.consequences import Consequence
 from incidentbot.domain import incident as rules
 from incidentbot.domain.errors import InvalidChange
+from incidentbot.domain.outcome import Outcome
 from incidentbot.scheduler import AfterCommit
 from incidentbot.services.deps import Deps
 from incidentbot.services.incidents import IncidentService
@@ -60,14 +61,6 @@ class UpdateSnapshot:
     next_update_at: datetime | None
     posted_by: str
     posted_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class UpdateOutcome:
-    incident: IncidentSnapshot
-    update: UpdateSnapshot
-    problems: tuple[str, ...] = ()
-    created: bool = True
 
 
 class UpdateService:
@@ -111,7 +104,7 @@ class UpdateService:
         doing: str = "",
         next_in: timedelta | None = None,
         source_key: str | None = None,
-    ) -> UpdateOutcome:
+    ) -> Outcome[UpdateSnapshot]:
         """Store the update (once per `source_key`), then tell the channel and stakeholders."""
         text = text.strip()
         if not text:
@@ -133,12 +126,12 @@ class UpdateService:
         update = self._store(row, before.severity)
         if update is None:  # a repeated submission of the same modal: already posted
             existing = self._by_source_key(source_key or "")
-            return UpdateOutcome(self.incidents.get(number), existing, created=False)
+            return Outcome(self.incidents.get(number), existing, created=False)
         snapshot = self.incidents.get(number)
         failures = self.incidents.refresh(snapshot)  # the card shows the latest update
         messages = update_blocks.update_messages(snapshot, self.config, update)
         problems = [f.describe() for f in failures] + self._broadcast(snapshot, messages)
-        return UpdateOutcome(snapshot, update, tuple(problems))
+        return Outcome(snapshot, update, problems=tuple(problems))
 
     def _store(self, row: StatusUpdate, severity: str) -> UpdateSnapshot | None:
         number, now = row.incident_id, row.posted_at

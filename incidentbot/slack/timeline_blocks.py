@@ -16,10 +16,11 @@ from typing import Any
 
 from incidentbot.config import Config
 from incidentbot.domain.metrics import Durations, Figures, Stats
+from incidentbot.domain.outcome import Outcome
 from incidentbot.domain.text import ELLIPSIS, chunk_lines, escape, escaped_within, one_line
 from incidentbot.durations import format_duration
 from incidentbot.services.snapshot import IncidentSnapshot
-from incidentbot.services.timeline import Logged, LoggedMessage, TimelineView
+from incidentbot.services.timeline import LoggedMessage, TimelineView
 from incidentbot.slack import ids
 from incidentbot.slack.blocks import (
     MAX_BLOCKS,
@@ -252,7 +253,7 @@ def pick_incident_modal(
 
 
 # -- replies --------------------------------------------------------------------------
-def logged_text(result: Logged) -> str:
+def logged_text(result: Outcome[bool]) -> str:
     s = result.incident
     where = f" (<#{s.channel_id}>)" if s.channel_id else ""
     if result.duplicate:

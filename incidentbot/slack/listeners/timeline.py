@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from incidentbot.services.timeline import Changed, LoggedMessage
+from incidentbot.domain.outcome import Outcome
+from incidentbot.services.timeline import LoggedMessage
 from incidentbot.slack import ids
 from incidentbot.slack import timeline_blocks as tb
 from incidentbot.slack.listeners.context import Services, problems_text, tell
@@ -71,7 +72,7 @@ def register(app: App, services: Services) -> None:
             user=str(event.get("user") or ""),
             item_user=event.get("item_user"),
         )
-        if result is not None and not result.duplicate and not result.confirmed:
+        if result is not None and not result.duplicate and not result.value:
             # No ✅ on the message (e.g. a Slack error): say it privately instead.
             services.slack.ephemeral(item["channel"], event["user"], tb.logged_text(result))
 
@@ -138,7 +139,7 @@ def register(app: App, services: Services) -> None:
         _report(services, user_id, changed)
 
 
-def _report(services: Services, user_id: str, changed: Changed) -> None:
+def _report(services: Services, user_id: str, changed: Outcome[None]) -> None:
     if changed.problems:
         body = {"user": {"id": user_id}, "channel": {"id": changed.incident.channel_id}}
         tell(services, body, problems_text(changed.problems))
