@@ -15,14 +15,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from incidentbot.services.deps import Deps
 from incidentbot.services.incidents import IncidentService
 from incidentbot.services.snapshot import IncidentSnapshot
 from incidentbot.slack import update_blocks
 from incidentbot.slack.gateway import Failure, SlackGateway
-from incidentbot.store.models import Escalation, Incident, Page
+from incidentbot.store import escalations, repo
 
 MEMBERS_CACHE_SECONDS = 60.0
 RECENTLY_RESOLVED = timedelta(days=7)
@@ -123,33 +123,15 @@ class HomeService:
     def _recently_resolved(self) -> list[IncidentSnapshot]:
         since = self.clock() - RECENTLY_RESOLVED
         with Session(self.engine) as session:
-            stmt = (
-                select(Incident.id)
-                .where(
-                    Incident.status == self.config.final_status,
-                    col(Incident.resolved_at) >= since,
-                )
-                .order_by(col(Incident.resolved_at).desc())
-                .limit(RESOLVED_SHOWN)
+            numbers = repo.resolved_since(
+                session, since=since, final_status=self.config.final_status, limit=RESOLVED_SHOWN
             )
-            numbers = [int(n) for n in session.exec(stmt).all() if n is not None]
         return [self.incidents.get(n) for n in numbers]
 
     def _pages(self, user_id: str) -> list[PageLine]:
         """Pages of running escalations addressed to `user_id` (directly or as delivered)."""
         with Session(self.engine) as session:
-            stmt = (
-                select(Page, Escalation, Incident)
-                .where(
-                    Page.escalation_id == Escalation.id,
-                    Page.incident_id == Incident.id,
-                    Escalation.state == "running",
-                    col(Page.status).in_(("pending", "sent")),
-                )
-                .order_by(col(Page.created_at).desc())
-                .limit(200)
-            )
-            rows = session.exec(stmt).all()
+            rows = escalations.open_pages(session, limit=200)
         return [
             PageLine(
                 number=int(incident.id or 0),

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from incidentbot.domain.errors import InvalidChange, NotAllowed, NotFound
 from incidentbot.domain.outcome import Outcome
@@ -224,10 +224,7 @@ class TimelineService:
     def _already_logged(self, number: int, message: LoggedMessage) -> bool:
         """A cheap check that spares Slack calls for retries; the constraint decides races."""
         with Session(self.engine) as session:
-            stmt = select(TimelineEntry.id).where(
-                TimelineEntry.incident_id == number, TimelineEntry.dedup_key == message.dedup_key
-            )
-            return session.exec(stmt).first() is not None
+            return repo.entry_exists(session, incident_id=number, dedup_key=message.dedup_key)
 
     def _complete(self, message: LoggedMessage) -> LoggedMessage:
         """Fetch the full message when we only carry part of it (or nothing, for reactions)."""
@@ -397,9 +394,7 @@ def _owners(entry: TimelineEntry) -> set[str]:
 
 
 def _entry_locked(session: Session, entry_id: int) -> TimelineEntry:
-    repo.lock_for_write(session)
-    stmt = select(TimelineEntry).where(TimelineEntry.id == entry_id).with_for_update()
-    entry = session.exec(stmt).first()
+    entry = repo.entry_for_update(session, entry_id=entry_id)
     if entry is None or entry.deleted_at is not None:
         raise NotFound("That timeline entry no longer exists.")
     return entry

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import Session, col, or_, select
 
-from incidentbot.store.models import Escalation, Page
+from incidentbot.store.models import Escalation, Incident, Page
 
 # States in which a path counts as used for an incident: raising the severity
 # again to one with the same path does not start it a second time.
@@ -93,3 +93,19 @@ def orphaned_pages(
 
 def pages_of(session: Session, *, escalation_ids: Sequence[int]) -> Sequence[Page]:
     return session.exec(select(Page).where(col(Page.escalation_id).in_(escalation_ids))).all()
+
+
+def open_pages(session: Session, *, limit: int) -> Sequence[tuple[Page, Escalation, Incident]]:
+    """Pages of running escalations not withdrawn, newest first, with their incident."""
+    stmt = (
+        select(Page, Escalation, Incident)
+        .where(
+            Page.escalation_id == Escalation.id,
+            Page.incident_id == Incident.id,
+            Escalation.state == "running",
+            col(Page.status).in_(("pending", "sent")),
+        )
+        .order_by(col(Page.created_at).desc())
+        .limit(limit)
+    )
+    return session.exec(stmt).all()

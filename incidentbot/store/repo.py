@@ -292,3 +292,30 @@ def latest_update(session: Session, *, incident_id: int) -> StatusUpdate | None:
 
 def update_by_source_key(session: Session, *, source_key: str) -> StatusUpdate | None:
     return session.exec(select(StatusUpdate).where(StatusUpdate.source_key == source_key)).first()
+
+
+def resolved_since(
+    session: Session, *, since: datetime, final_status: str, limit: int
+) -> list[int]:
+    """Numbers of incidents resolved since `since`, most recently resolved first."""
+    stmt = (
+        select(Incident.id)
+        .where(Incident.status == final_status, col(Incident.resolved_at) >= since)
+        .order_by(col(Incident.resolved_at).desc())
+        .limit(limit)
+    )
+    return [int(n) for n in session.exec(stmt).all() if n is not None]
+
+
+def entry_exists(session: Session, *, incident_id: int, dedup_key: str) -> bool:
+    stmt = select(TimelineEntry.id).where(
+        TimelineEntry.incident_id == incident_id, TimelineEntry.dedup_key == dedup_key
+    )
+    return session.exec(stmt).first() is not None
+
+
+def entry_for_update(session: Session, *, entry_id: int) -> TimelineEntry | None:
+    """A timeline entry, locked for a check-then-write edit."""
+    lock_for_write(session)
+    stmt = select(TimelineEntry).where(TimelineEntry.id == entry_id).with_for_update()
+    return session.exec(stmt).first()
