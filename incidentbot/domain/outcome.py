@@ -12,10 +12,9 @@ message, which changed nothing).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import Generic, TypeVar
 
-if TYPE_CHECKING:
-    from incidentbot.services.snapshot import IncidentSnapshot
+from incidentbot.domain.snapshot import IncidentSnapshot
 
 T = TypeVar("T")
 

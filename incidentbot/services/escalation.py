@@ -37,11 +37,11 @@ from incidentbot.domain import escalation as steps
 from incidentbot.domain.errors import InvalidChange, NotFound
 from incidentbot.domain.escalation import Step
 from incidentbot.domain.outcome import Outcome
+from incidentbot.domain.snapshot import IncidentSnapshot
 from incidentbot.domain.text import escape
 from incidentbot.scheduler import AfterCommit
 from incidentbot.services.deps import Deps
 from incidentbot.services.incidents import IncidentService
-from incidentbot.services.snapshot import IncidentSnapshot
 from incidentbot.slack import blocks, escalation_blocks
 from incidentbot.slack.gateway import Failure
 from incidentbot.store import escalations, repo

@@ -22,9 +22,9 @@ from incidentbot.domain import incident as rules
 from incidentbot.domain.errors import InvalidChange, NotAnIncidentChannel, NotFound
 from incidentbot.domain.naming import channel_name
 from incidentbot.domain.outcome import Outcome
+from incidentbot.domain.snapshot import IncidentSnapshot
 from incidentbot.domain.text import escape, escaped_within, one_line
 from incidentbot.services.deps import Deps
-from incidentbot.services.snapshot import IncidentSnapshot
 from incidentbot.slack import blocks
 from incidentbot.slack.gateway import Failure, SlackGateway
 from incidentbot.store import repo

@@ -14,10 +14,11 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from incidentbot.domain import metrics, postmortem
+from incidentbot.domain import postmortem
 from incidentbot.domain.errors import NotFound
 from incidentbot.domain.incident import label
 from incidentbot.domain.outcome import Outcome
+from incidentbot.domain.stats import Elapsed, Stats, window_stats
 from incidentbot.services.deps import Deps
 from incidentbot.services.incidents import IncidentService
 from incidentbot.slack.gateway import Failure
@@ -138,7 +139,7 @@ class ReportService:
         problems = (result.describe(),) if isinstance(result, Failure) else ()
         return Outcome(snapshot, markdown, problems=problems)  # the postmortem's Markdown
 
-    def stats(self, days: int) -> metrics.Stats:
+    def stats(self, days: int) -> Stats:
         """Counts, MTTA and MTTR of the incidents declared in the last `days`.
 
         The database does the date arithmetic (`store.reports.elapsed_in_window`);
@@ -152,11 +153,11 @@ class ReportService:
             final_status=self.config.final_status,
         )
         window = [
-            metrics.Elapsed(severity, bool(is_open), to_ack, to_resolve)
+            Elapsed(severity, bool(is_open), to_ack, to_resolve)
             for severity, is_open, to_ack, to_resolve in rows
         ]
         open_now = sum(1 for i in window if i.open) + open_before
-        return metrics.window_stats(
+        return window_stats(
             window,
             now=now,
             days=days,
