@@ -154,6 +154,7 @@ def build(settings: Settings, config: Config, *, clock: Clock = utcnow) -> Runti
         reports=ReportService(deps, incidents=incidents),
         work=TrackingExecutor(WORK_THREADS, name="work"),
         gate=AckGate(),
+        clock=clock,
     )
     executor = TrackingExecutor(LISTENER_THREADS, name="listener")
     bolt = App(
