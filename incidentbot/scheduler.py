@@ -16,6 +16,9 @@
   due while the bot was down fires at once (no misfire grace time drops it).
   A poll every few seconds also picks up timers that another replica created.
 
+The consequences of a change (`incidentbot.consequences`) are timers too, so
+they share this exactly-once machinery.
+
 The clock is injected: a timer is due when `due_at <= clock()`, so tests can
 move time instead of sleeping.
 """

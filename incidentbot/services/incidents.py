@@ -2,8 +2,11 @@
 
 Every use case follows the same order, so a Slack outage can never lose data:
 1. load and check (domain rules, permissions);
-2. apply and save, with a timeline entry, in one database transaction;
-3. tell Slack (topic, welcome message, cards, a notice) through the gateway.
+2. apply and save, with a timeline entry and the change's consequences
+   (`incidentbot.consequences`: escalation, reminders…), in one transaction;
+3. tell Slack (topic, welcome message, cards, a notice) through the gateway;
+4. carry out the recorded consequences (if this process dies before, any
+   process's timer sweep does, exactly once).
 Slack failures in step 3 are collected and returned as `problems` for the
 listener to report to the person; the stored change stands.
 """
