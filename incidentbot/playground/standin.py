@@ -301,6 +301,30 @@ class Fault:
     when: Callable[[dict[str, Any]], bool] | None
 
 
+class Hold:
+    """Calls to one Web API method wait, unanswered, until `release()`.
+
+    For tests of "the process died while Slack was slow": hold a method, wait
+    until the bot's call `arrived`, kill the bot, then release. A released call
+    is then carried out as Slack would (its answer goes to a closed socket).
+    """
+
+    def __init__(self, method: str) -> None:
+        self.method = method
+        self.arrived = threading.Event()
+        self._released = threading.Event()
+
+    def release(self) -> None:
+        self._released.set()
+
+    def wait_arrived(self, timeout: float) -> bool:
+        return self.arrived.wait(timeout)
+
+    def _pass(self) -> None:
+        self.arrived.set()
+        self._released.wait()
+
+
 @dataclass
 class _Trigger:
     expires_at: float
@@ -782,6 +806,7 @@ class SlackStandIn:
         self.responses: dict[str, list[dict[str, Any]]] = {}
         self.calls: list[Call] = []
         self.faults: list[Fault] = []
+        self.holds: dict[str, Hold] = {}
         self.internal_errors: list[
             str
         ] = []  # stand-in crashes: a test should treat them as failures
@@ -865,6 +890,7 @@ class SlackStandIn:
     # ------------------------------------------------------------ lifecycle
 
     def stop(self) -> None:
+        self.release_all()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
@@ -1007,6 +1033,18 @@ class SlackStandIn:
             fault = Fault(method, error, status, times, retry_after, when)
             self.faults.append(fault)
             return fault
+
+    def hold(self, method: str) -> Hold:
+        """Keep calls to ``method`` waiting until the returned hold is released."""
+        with self._lock:
+            held = self.holds[method] = Hold(method)
+            return held
+
+    def release_all(self) -> None:
+        with self._lock:
+            holds, self.holds = list(self.holds.values()), {}
+        for held in holds:
+            held.release()
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -1215,6 +1253,9 @@ class SlackStandIn:
     ) -> tuple[int, dict[str, str], bytes]:
         if self.latency > 0:
             time.sleep(self.latency)  # outside the lock so concurrent calls overlap as they would
+        held = self.holds.get(method)
+        if held is not None:
+            held._pass()  # outside the lock: other calls go on while this one waits
         with self._lock:
             try:
                 args = _parse_args(headers.get("Content-Type") or "", body, query)
