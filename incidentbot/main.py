@@ -1,7 +1,8 @@
 """Start-up: load `.env`, validate settings and config, build, then serve.
 
 Socket Mode when `SLACK_APP_TOKEN` is set, otherwise HTTP mode. Both serve
-`/healthz` on `PORT`. Operator mistakes end in one clear message and exit
+`/healthz` on `PORT`. `--playground` starts the bot with a local Slack-like
+workspace instead (see `playground/server.py`). Operator mistakes end in one clear message and exit
 code 2, never a traceback.
 """
 
@@ -26,6 +27,12 @@ log = logging.getLogger("incidentbot")
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--playground" in argv:
+        # Before .env is read: the playground never uses the operator's settings.
+        from incidentbot.playground.server import main as playground
+
+        return playground([arg for arg in argv if arg != "--playground"])
     load_dotenv(Path.cwd() / ".env", override=False)  # real environment variables win
     configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
     try:
