@@ -15,9 +15,9 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
+from incidentbot.config import DEFAULT_DATABASE_URL, normalise_database_url
 from incidentbot.domain.errors import NotFound
 from incidentbot.services.reports import postmortem_markdown
-from incidentbot.settings import DEFAULT_DATABASE_URL, normalise_database_url
 from incidentbot.store.db import make_engine
 
 COMMANDS = ("postmortem",)

@@ -54,7 +54,6 @@ from incidentbot.durations import parse_duration
 __all__ = [
     "FROM_KEY",
     "Channel",
-    "ConfigError",
     "Duration",
     "Flag",
     "Name",
@@ -98,29 +97,6 @@ class Section(BaseModel):
     """Base of every configuration model: immutable, and unknown keys are problems."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-# --------------------------------------------------------------------------- errors
-
-
-class ConfigError(Exception):
-    """Invalid settings or configuration: every problem found in one source.
-
-    ``problems`` are lines like ``"PORT: expected …"``; ``source`` is a file path
-    or ``"environment"``. ``str()`` gives the message to show the operator.
-    """
-
-    def __init__(self, problems: str | Iterable[str], source: str) -> None:
-        self.problems: list[str] = [problems] if isinstance(problems, str) else list(problems)
-        self.source = source
-        # Passing both to Exception keeps the error picklable (args rebuild it).
-        super().__init__(self.problems, source)
-
-    def __str__(self) -> str:
-        count = len(self.problems)
-        lines = [f"{self.source}: {count} problem{'' if count == 1 else 's'}:"]
-        lines += [f"  - {problem}" for problem in self.problems]
-        return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- messages
