@@ -17,6 +17,14 @@ failing later in the middle of an incident:
 ``load_startup`` reads both and reports the environment's and the file's
 problems together (``SetupError``).
 
+Adding a section: write its models (``Section`` subclasses, fields typed with
+``config_types``' annotated types, validators raising ``ValueError``), add one
+field to ``Config``, and for references to names another section declares,
+add the declaring table to ``Config.DECLARING_TABLES`` and call
+``check_reference`` from the referring field (or, for a new target prefix, add
+it to ``TARGET_PREFIXES``). Variables named by ``*_env`` keys are read from
+``info.context["env"]``.
+
 Error messages follow one convention, implemented once in
 ``config_types.problem_lines``: ``<where>: <what is wrong>, got <value>``.
 ``<where>`` is the variable name or the TOML key path as written in the file,
@@ -38,6 +46,7 @@ Exceptions::
 
 from __future__ import annotations
 
+import os
 import re
 import string
 import tomllib
@@ -230,7 +239,9 @@ def _placeholder_problem(variable: str, value: str) -> str | None:
     return None
 
 
-def _secret(variable: str, prefix: str | None, kind: str, owner: Mapping[str, str]) -> Any:
+def _secret(
+    variable: str, prefix: str | None, kind: str, owner: Mapping[str, str]
+) -> BeforeValidator:
     """A validator for a secret variable: placeholders refused, prefix checked."""
 
     def check(value: object) -> object:
@@ -837,15 +848,19 @@ def parse_config(
 ) -> Config:
     """Validate already-parsed TOML ``data`` into a ``Config``.
 
-    ``source`` names the origin in error messages; ``env`` is the environment
-    for sections naming variables (default: none checked). Raises
+    ``source`` names the origin in error messages. ``env`` (default:
+    ``os.environ``) holds the secrets that ``*_env`` keys name; sections read
+    it from the validation context (``info.context["env"]``). Raises
     ``ConfigError`` listing every problem.
     """
     if not isinstance(data, Mapping):
         raise ConfigError(f"expected a table at the top level, got {show(data)}", source)
-    references = References.declared(data, Config.DECLARING_TABLES, env)
+    context = {
+        "references": References.declared(data, Config.DECLARING_TABLES),
+        "env": os.environ if env is None else env,
+    }
     try:
-        config = Config.model_validate(data, context={"references": references})
+        config = Config.model_validate(data, context=context)
     except ValidationError as error:
         raise ConfigError(problem_lines(error, data, Config), source) from None
     config._source = source

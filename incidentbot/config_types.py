@@ -18,9 +18,9 @@ types here (``Name``, ``Duration``, ``Channel``, …), whose validators raise
 
 Cross-references (a severity's escalation path, a ``schedule:<name>`` target)
 are checked against the names the file *declares* (``References``, put in the
-validation context by the root model), so a reference to a table that has
-problems of its own is not also reported as unknown, and every problem is
-found in one pass.
+validation context by ``config.parse_config`` with the environment as
+``"env"``), so a reference to a table that has problems of its own is not also
+reported as unknown, and every problem is found in one pass.
 
 Pure module: nothing from the rest of the project is imported except durations.
 """
@@ -381,20 +381,13 @@ class References:
     ``names`` maps a kind ("schedule", "escalation path") to its declared
     names in lower case, or ``None`` when the declaring table is itself
     malformed (then references to it are not checked: the table's own
-    problem is what the operator must fix). ``env`` is the process
-    environment, for sections that name variables holding secrets.
+    problem is what the operator must fix).
     """
 
     names: Mapping[str, frozenset[str] | None] = field(default_factory=dict)
-    env: Mapping[str, str] | None = None
 
     @classmethod
-    def declared(
-        cls,
-        data: Mapping[str, Any],
-        tables: Mapping[str, tuple[str, ...]],
-        env: Mapping[str, str] | None = None,
-    ) -> References:
+    def declared(cls, data: Mapping[str, Any], tables: Mapping[str, tuple[str, ...]]) -> References:
         """Read the keys of each ``tables[kind]`` (a key path) from ``data``."""
         names: dict[str, frozenset[str] | None] = {}
         for kind, path in tables.items():
@@ -404,7 +397,7 @@ class References:
             names[kind] = (
                 frozenset(str(key).lower() for key in table) if isinstance(table, Mapping) else None
             )
-        return cls(MappingProxyType(names), None if env is None else MappingProxyType(dict(env)))
+        return cls(MappingProxyType(names))
 
 
 def check_reference(kind: str, name: str, info: ValidationInfo) -> None:
