@@ -693,7 +693,11 @@ class Config(Section):
 
     # Tables whose keys other sections refer to, by the kind of name they declare.
     DECLARING_TABLES: ClassVar[Mapping[str, tuple[str, ...]]] = MappingProxyType(
-        {"escalation path": ("escalation",), "schedule": ("schedules",)}
+        {
+            "escalation path": ("escalation",),
+            "schedule": ("schedules",),
+            "severity": ("severities",),
+        }
     )
 
     channels: ChannelsConfig = ChannelsConfig()
@@ -856,7 +860,9 @@ def parse_config(
     if not isinstance(data, Mapping):
         raise ConfigError(f"expected a table at the top level, got {show(data)}", source)
     context = {
-        "references": References.declared(data, Config.DECLARING_TABLES),
+        "references": References.declared(
+            data, Config.DECLARING_TABLES, {"severity": [s.name for s in DEFAULT_SEVERITIES]}
+        ),
         "env": os.environ if env is None else env,
     }
     try:

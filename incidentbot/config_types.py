@@ -387,17 +387,39 @@ class References:
     names: Mapping[str, frozenset[str] | None] = field(default_factory=dict)
 
     @classmethod
-    def declared(cls, data: Mapping[str, Any], tables: Mapping[str, tuple[str, ...]]) -> References:
-        """Read the keys of each ``tables[kind]`` (a key path) from ``data``."""
+    def declared(
+        cls,
+        data: Mapping[str, Any],
+        tables: Mapping[str, tuple[str, ...]],
+        defaults: Mapping[str, Iterable[str]] | None = None,
+    ) -> References:
+        """Read the names each ``tables[kind]`` (a key path) declares in ``data``.
+
+        A table declares its keys (``[schedules.<name>]``); an array of tables
+        the ``name`` of its items (``[[severities]]``). An absent table
+        declares ``defaults[kind]`` (built-in names), else nothing.
+        """
         names: dict[str, frozenset[str] | None] = {}
         for kind, path in tables.items():
             table: object = data
             for key in path:
-                table = table.get(key, {}) if isinstance(table, Mapping) else None
-            names[kind] = (
-                frozenset(str(key).lower() for key in table) if isinstance(table, Mapping) else None
-            )
+                table = table.get(key) if isinstance(table, Mapping) else None
+            if table is None:
+                names[kind] = frozenset((defaults or {}).get(kind, ()))
+            else:
+                names[kind] = _declared_in(table)
         return cls(MappingProxyType(names))
+
+
+def _declared_in(table: object) -> frozenset[str] | None:
+    """Declared names, or None when ``table`` is not a table of tables nor an array of them."""
+    if isinstance(table, Mapping) and all(isinstance(item, Mapping) for item in table.values()):
+        return frozenset(str(key).lower() for key in table)
+    if isinstance(table, list) and all(isinstance(item, Mapping) for item in table):
+        return frozenset(
+            item["name"].lower() for item in table if isinstance(item.get("name"), str)
+        )
+    return None
 
 
 def check_reference(kind: str, name: str, info: ValidationInfo) -> None:
