@@ -50,7 +50,7 @@ import os
 import re
 import string
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
@@ -80,6 +80,7 @@ from incidentbot.config_types import (
     Duration,
     Flag,
     Name,
+    Problem,
     References,
     Section,
     Text,
@@ -624,11 +625,15 @@ class Permissions(Section):
     admins: Annotated[tuple[Annotated[str, BeforeValidator(_as_admin)], ...], unique_items] = ()
 
 
-def _listed(value: object, convert: Any) -> object:
-    """Convert a list's items one by one (problems name the item); other values pass through."""
+def _listed(value: object, convert: Callable[[object], str]) -> object:
+    """Convert a list's items one by one (problems name the item); other values pass through.
+
+    For sets, whose items pydantic would report without a position.
+    """
     if not isinstance(value, list):
         return value
-    problems, items = [], []
+    problems: list[Problem] = []
+    items: list[str] = []
     for index, item in enumerate(value):
         try:
             items.append(convert(item))

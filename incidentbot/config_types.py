@@ -93,6 +93,10 @@ _BARE_KEY_RE = re.compile(r"[A-Za-z0-9_-]+")
 FROM_KEY: dict[str, Any] = {"from_key": True}
 
 
+Problem = tuple[tuple[str | int, ...], str]
+"""A problem found by a validator: the key path below the value checked, and the message."""
+
+
 class Section(BaseModel):
     """Base of every configuration model: immutable, and unknown keys are problems."""
 
@@ -128,7 +132,7 @@ def unknown(what: str, name: str, known: Iterable[str], *, label: str = "configu
     return f'unknown {what} "{name}" ({label}: {listed})'
 
 
-def raise_problems(problems: Sequence[tuple[tuple[str | int, ...], str]], value: object) -> None:
+def raise_problems(problems: Sequence[Problem], value: object) -> None:
     """Raise one problem per ``(relative key path, message)`` from inside a validator.
 
     pydantic prefixes each path with the location of the value being
@@ -248,7 +252,7 @@ Timestamp = Annotated[datetime, BeforeValidator(_as_timestamp)]
 
 def _unique(items: tuple[str, ...]) -> tuple[str, ...]:
     seen: set[str] = set()
-    problems: list[tuple[tuple[str | int, ...], str]] = []
+    problems: list[Problem] = []
     for index, item in enumerate(items):
         if item.casefold() in seen:
             problems.append(((index,), f"duplicate {show(item)}"))
@@ -278,7 +282,7 @@ def unique_names(what: str) -> WrapValidator:
     """
 
     def validate(value: object, handler: ValidatorFunctionWrapHandler) -> object:
-        problems: list[tuple[tuple[str | int, ...], str]] = []
+        problems: list[Problem] = []
         if isinstance(value, list):
             seen: set[str] = set()
             for index, item in enumerate(value):
@@ -303,7 +307,7 @@ def named_tables(what: str) -> WrapValidator:
     def validate(value: object, handler: ValidatorFunctionWrapHandler) -> object:
         if not isinstance(value, Mapping):
             return handler(value)  # pydantic says "expected a table"
-        problems: list[tuple[tuple[str | int, ...], str]] = []
+        problems: list[Problem] = []
         tables: dict[str, object] = {}
         seen: set[str] = set()
         for key, table in value.items():
@@ -344,7 +348,7 @@ def _valid_name(raw: object) -> str | None:
 def _merged(
     value: object,
     handler: ValidatorFunctionWrapHandler,
-    problems: list[tuple[tuple[str | int, ...], str]],
+    problems: list[Problem],
     finish: Callable[[Any], object],
 ) -> object:
     """Validate with ``handler``; report its problems and ``problems`` together."""
