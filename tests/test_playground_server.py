@@ -293,3 +293,18 @@ def test_bad_port_is_a_short_message(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "--port: expected a port number from 0 to 65535" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_taken_port_is_a_short_message(playground: Playground, tmp_path: Path) -> None:
+    port = str(urlsplit(playground.url).port)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "app.py"), "--playground", "--port", port],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert f"port {port}" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -654,9 +654,13 @@ class Playground:
         self.workspace = Workspace(self.standin, sender, bot_url, alerts, alert_token=alert_token)
         self.standin.on_change(self.workspace.changes.bump)
         hosts: set[str] = set()
-        self._http = ThreadingHTTPServer(
-            ("127.0.0.1", self.port), make_handler(self.workspace, hosts)
-        )
+        try:
+            self._http = ThreadingHTTPServer(
+                ("127.0.0.1", self.port), make_handler(self.workspace, hosts)
+            )
+        except OSError:  # the port is taken: leave nothing running behind
+            self._stop_parts()
+            raise
         self._http.daemon_threads = True
         port = self._http.server_address[1]  # the bound one, also when asked for port 0
         hosts.update({f"127.0.0.1:{port}", f"localhost:{port}"})
@@ -677,10 +681,13 @@ class Playground:
         self._threads.append(thread)
 
     def stop(self) -> None:
-        self.workspace.changes.close()
+        self.workspace.changes.close()  # ends the live-update streams
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()
+        self._stop_parts()
+
+    def _stop_parts(self) -> None:
         self.runtime.stop()
         self.standin.stop()
         if self._tmp:
