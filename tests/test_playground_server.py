@@ -308,3 +308,49 @@ def test_a_taken_port_is_a_short_message(playground: Playground, tmp_path: Path)
     assert result.returncode == 2
     assert f"port {port}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_data_dir_keeps_the_workspace_and_the_database(tmp_path: Path) -> None:
+    """A restart with --data finds its incident channel, and the bot can still work in it."""
+    first = start(0, tmp_path)
+    try:
+        first.workspace.send("U0ALICE", "C0GENERAL", "/incident declare Disk full on db-3", None)
+        assert first.runtime.wait_idle(timeout=20)
+        channel = first.standin.channel_by_name("#inc-1-disk-full-on-db-3")
+        assert channel is not None
+        channel_id = channel.id
+    finally:
+        first.stop()
+    assert (tmp_path / "workspace.json").exists()
+
+    second = start(0, tmp_path)
+    try:
+        kept = second.standin.channel(channel_id)
+        assert kept is not None and kept.name == "inc-1-disk-full-on-db-3"
+        assert any(
+            "Disk full on db-3" in str(m.blocks) for m in second.standin.messages(channel_id)
+        )
+        second.workspace.send("U0ALICE", channel_id, "/incident status identified", None)
+        assert second.runtime.wait_idle(timeout=20)
+        assert "identified" in (second.standin.channel(channel_id).topic or "")
+        second.workspace.send("U0ALICE", "C0GENERAL", "/incident declare Second one", None)
+        assert second.runtime.wait_idle(timeout=20)
+        new = second.standin.channel_by_name("#inc-2-second-one")
+        assert new is not None and new.id != channel_id
+    finally:
+        second.stop()
+
+
+def test_a_damaged_workspace_file_is_a_short_message(tmp_path: Path) -> None:
+    (tmp_path / "workspace.json").write_text("{not json")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "app.py"), "--playground", "--port", "0", "--data", "."],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "workspace.json: cannot read the saved workspace" in result.stderr
+    assert "Traceback" not in result.stderr
