@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import json
 import logging
 import os
@@ -40,7 +41,7 @@ from incidentbot.config import Settings
 from incidentbot.logs import configure_logging
 from incidentbot.playground import page, persist, seed
 from incidentbot.playground.client import SlackSender, element_state
-from incidentbot.playground.standin import GENERAL_ID, SlackStandIn
+from incidentbot.playground.standin import GENERAL_ID, SlackStandIn, ts_key
 from incidentbot.runtime import Runtime, StartupError, build
 from incidentbot.web import run_until_closed
 
@@ -157,6 +158,10 @@ class Workspace:
                 current = None  # someone else's DM: never shown
             if current is not None and current.is_private and user not in current.members:
                 current = None
+            if current is not None:  # a detached copy: rendering happens after the lock
+                current = dataclasses.replace(
+                    current, members=set(current.members), pins=list(current.pins), messages=[]
+                )
             modal = next(iter(reversed(standin.views_for(user, include_closed=False))), None)
             home = standin.home_views.get(user) if current is None else None
             messages = standin.messages(current.id) if current else []
@@ -193,7 +198,7 @@ class Workspace:
             seen = self.last_seen.get((user, channel.id))
             if seen is None:
                 self.last_seen[(user, channel.id)] = live[-1].ts  # what was there at first look
-            elif live[-1].ts > seen:
+            elif ts_key(live[-1].ts) > ts_key(seen):
                 unread.add(channel.id)
         return unread
 
