@@ -231,7 +231,7 @@ def test_message_shortcuts_match_the_manifest() -> None:
     assert read_only == seed.MESSAGES_TAB_READ_ONLY
 
 
-def test_the_stand_in_keeps_a_bounded_call_log() -> None:
+def test_the_stand_in_keeps_bounded_logs() -> None:
     with SlackStandIn(max_log=50) as standin:
         client = WebClient(token="xoxb-x", base_url=standin.api_url)
         for i in range(120):
@@ -240,6 +240,13 @@ def test_the_stand_in_keeps_a_bounded_call_log() -> None:
         assert len(standin.text_log) <= 50
         assert standin.calls[-1].args["text"] == "message 119"
         assert len(standin.messages("C0GENERAL")) == 120  # workspace state is not the log
+        for _ in range(120):
+            standin.new_trigger_id(user="U0ALICE")
+            standin.new_response_url(channel="C0GENERAL", user="U0ALICE")
+        assert len(standin._triggers) <= 50
+        assert len(standin.responses) <= 50
+        newest = standin.new_response_url(channel="C0GENERAL", user="U0ALICE")
+        assert standin.responses_to(newest) == []  # the newest still works
 
 
 def test_app_py_playground_ignores_the_operators_settings(tmp_path: Path) -> None:
