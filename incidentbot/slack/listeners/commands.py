@@ -164,9 +164,7 @@ def help_(services: Services, call: Invocation) -> None:
 def list_(services: Services, call: Invocation) -> None:
     # Private incidents show their details only to members of their channel.
     incidents = services.home.for_viewer(services.incidents.list_open(), call.user_id)
-    text, list_blocks = blocks.incident_list(
-        incidents, services.config, now=services.incidents.clock()
-    )
+    text, list_blocks = blocks.incident_list(incidents, services.config, now=services.clock())
     _reply(call, text, list_blocks)
 
 

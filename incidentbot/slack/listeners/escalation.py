@@ -63,6 +63,6 @@ def escalate_or_pick(
         )
     incident = services.incidents.get(number)
     picker = escalation_blocks.picker_modal(
-        services.config, number=number, label=incident.label, now=services.incidents.clock()
+        services.config, number=number, label=incident.label, now=services.clock()
     )
     client.views_open(trigger_id=trigger_id, view=picker)

@@ -16,8 +16,8 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
+from incidentbot.domain.outcome import Outcome
 from incidentbot.domain.timeline import LoggedMessage
-from incidentbot.services.timeline import Changed
 from incidentbot.slack import ids
 from incidentbot.slack import timeline_blocks as tb
 from incidentbot.slack.listeners.context import Services, problems_text, tell
@@ -68,7 +68,7 @@ def register(app: App, services: Services) -> None:
             user=str(event.get("user") or ""),
             item_user=event.get("item_user"),
         )
-        if result is not None and not result.duplicate and not result.confirmed:
+        if result is not None and not result.duplicate and not result.value:
             # No ✅ on the message (e.g. a Slack error): say it privately instead.
             services.slack.ephemeral(
                 item["channel"],
@@ -128,7 +128,7 @@ def register(app: App, services: Services) -> None:
     app.view(ids.FOLLOW_UP_VIEW)(lazy_listener(services, ack=follow_up_given, lazy=[add_follow_up]))
 
 
-def _report(services: Services, user_id: str, changed: Changed) -> None:
+def _report(services: Services, user_id: str, changed: Outcome[None]) -> None:
     if changed.problems:
         body = {"user": {"id": user_id}, "channel": {"id": changed.incident.channel_id}}
         tell(services, body, problems_text(changed.problems))
