@@ -105,7 +105,15 @@ class Crash:
             20,
             "the incident channel",
         )
-        return self.incident().channel_id or ""
+        channel_id = self.incident().channel_id or ""
+        # The declare's own Slack steps finish after the channel is stored: wait for its topic,
+        # so a later hold on conversations.setTopic catches the next change, not the declare.
+        wait_for(
+            lambda: bool((found := self.standin.channel(channel_id)) and found.topic),
+            20,
+            "the incident channel's topic",
+        )
+        return channel_id
 
     def timers(self, kind: str) -> list[Timer]:
         with Session(self.engine) as session:
