@@ -23,7 +23,7 @@ field to ``Config``, and for references to names another section declares,
 add the declaring table to ``Config.DECLARING_TABLES`` and call
 ``check_reference`` from the referring field (or, for a new target prefix, add
 it to ``TARGET_PREFIXES``). Variables named by ``*_env`` keys are read from
-``info.context["env"]``.
+``References.env`` (``load_startup`` passes the process environment).
 
 Error messages follow one convention, implemented once in
 ``config_types.problem_lines``: ``<where>: <what is wrong>, got <value>``.
@@ -46,7 +46,6 @@ Exceptions::
 
 from __future__ import annotations
 
-import os
 import re
 import string
 import tomllib
@@ -857,19 +856,15 @@ def parse_config(
 ) -> Config:
     """Validate already-parsed TOML ``data`` into a ``Config``.
 
-    ``source`` names the origin in error messages. ``env`` (default:
-    ``os.environ``) holds the secrets that ``*_env`` keys name; sections read
-    it from the validation context (``info.context["env"]``). Raises
-    ``ConfigError`` listing every problem.
+    ``source`` names the origin in error messages. ``env`` is the environment
+    for sections whose ``*_env`` keys name variables (``References.env``);
+    without it those variables are not checked. Raises ``ConfigError``
+    listing every problem.
     """
     if not isinstance(data, Mapping):
         raise ConfigError(f"expected a table at the top level, got {show(data)}", source)
-    context = {
-        "references": References.declared(
-            data, Config.DECLARING_TABLES, {"severity": [s.name for s in DEFAULT_SEVERITIES]}
-        ),
-        "env": os.environ if env is None else env,
-    }
+    defaults = {"severity": [s.name for s in DEFAULT_SEVERITIES]}
+    context = {"references": References.declared(data, Config.DECLARING_TABLES, defaults, env)}
     try:
         config = Config.model_validate(data, context=context)
     except ValidationError as error:
