@@ -784,7 +784,8 @@ class SlackStandIn:
         first_id: int = 1,
     ) -> None:
         self.trigger_ttl = trigger_ttl
-        # calls and text_log are capped so a long-running playground stays small.
+        # calls, text_log, triggers and response_urls are capped so a long-running
+        # playground stays small.
         self.max_log = max_log
         self._change_listeners: list[Callable[[], None]] = []
         self.response_url_max_uses = response_url_max_uses
@@ -1007,6 +1008,7 @@ class SlackStandIn:
             self._triggers[trigger_id] = _Trigger(
                 time.monotonic() + self.trigger_ttl, user, view_id
             )
+            _trim_dict(self._triggers, self.max_log)
             return trigger_id
 
     def new_response_url(
@@ -1016,6 +1018,9 @@ class SlackStandIn:
             rid = f"{TEAM_ID}/{next(self._seq)}/{secrets.token_hex(12)}".replace("/", "-")
             self._response_urls[rid] = _ResponseUrl(channel, user, message_ts)
             self.responses[rid] = []
+            # Slack expires response_urls after 30 minutes; only the newest max_log are kept.
+            _trim_dict(self._response_urls, self.max_log)
+            _trim_dict(self.responses, self.max_log)
             return f"{self.base_url}/response/{rid}"
 
     def fail(
@@ -2283,6 +2288,13 @@ def _trim(log: list[Any], limit: int) -> None:
     """Drop the oldest entries beyond ``limit``, a tenth at a time so appends stay cheap."""
     if len(log) > limit:
         del log[: len(log) - limit + limit // 10]
+
+
+def _trim_dict(items: dict[str, Any], limit: int) -> None:
+    """Drop the oldest keys beyond ``limit`` (dicts keep insertion order)."""
+    if len(items) > limit:
+        for key in list(itertools.islice(items, len(items) - limit + limit // 10)):
+            del items[key]
 
 
 def _json_reply(status: int, payload: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
