@@ -124,7 +124,7 @@ class Timer(SQLModel, table=True):
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     created_at: datetime
     fired_at: datetime | None = None
-    outcome: str | None = Field(default=None, max_length=20)  # fired | cancelled | skipped
+    outcome: str | None = Field(default=None, max_length=20)  # fired|cancelled|skipped|failed
     claimed_by: str | None = Field(default=None, max_length=80)
 
     __table_args__ = (Index("ix_timer_pending", "fired_at", "due_at"),)
