@@ -76,6 +76,7 @@ DEFAULT_API_URL = "https://slack.com/api/"
 DEFAULT_PORT = 3000
 DEFAULT_DATABASE_URL = "sqlite:///incidentbot.db"
 DEFAULT_CONFIG_FILE = "incidentbot.toml"
+DEFAULT_SLACK_RETRY_MAX = 60.0  # seconds
 
 INCIDENT_COMMANDER = "incident_commander"
 SCRIBE = "scribe"
@@ -163,6 +164,9 @@ class Settings:
     port: int = DEFAULT_PORT
     database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
     config_path: Path | None = None
+    # Longest wait (seconds) between tries while Slack is unavailable:
+    # INCIDENTBOT_SLACK_RETRY_MAX.
+    slack_retry_max: float = DEFAULT_SLACK_RETRY_MAX
 
     @property
     def socket_mode(self) -> bool:
@@ -201,6 +205,13 @@ def load_settings(env: Mapping[str, str], *, cwd: Path) -> Settings:
     database_url = _env_value(
         problems, "DATABASE_URL", get("DATABASE_URL"), normalise_database_url, DEFAULT_DATABASE_URL
     )
+    retry_max = _env_value(
+        problems,
+        "INCIDENTBOT_SLACK_RETRY_MAX",
+        get("INCIDENTBOT_SLACK_RETRY_MAX"),
+        _retry_max,
+        DEFAULT_SLACK_RETRY_MAX,
+    )
     config_path: Path | None = None
     if (explicit_config := get("INCIDENTBOT_CONFIG")) is not None:
         config_path = _env_value(
@@ -220,6 +231,7 @@ def load_settings(env: Mapping[str, str], *, cwd: Path) -> Settings:
         port=port,
         database_url=database_url,
         config_path=config_path,
+        slack_retry_max=retry_max,
     )
 
 
@@ -281,6 +293,17 @@ def _api_url(value: str) -> str:
     if parts.query or parts.fragment:
         raise ValueError(f"{expected}, without a query or fragment")
     return value if value.endswith("/") else value + "/"
+
+
+def _retry_max(value: str) -> float:
+    try:
+        seconds = parse_duration(value).total_seconds()
+    except ValueError:
+        seconds = 0.0
+    if seconds < 1:
+        expected = 'expected a duration of at least 1s like "30s" or "5m"'
+        raise ValueError(f"{expected}, got {_show(value)}")
+    return seconds
 
 
 def _port(value: str) -> int:

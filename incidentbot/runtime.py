@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.engine import Engine
 
 from incidentbot.config import Config, Settings
+from incidentbot.delivery import Outbox, RetryPolicy
 from incidentbot.metrics import Metrics
 from incidentbot.scheduler import Timers
 from incidentbot.services.escalation import EscalationService
@@ -23,7 +24,7 @@ from incidentbot.services.incidents import Clock, IncidentService, utcnow
 from incidentbot.services.reports import ReportService
 from incidentbot.services.timeline import TimelineService
 from incidentbot.services.updates import UpdateService
-from incidentbot.slack.gateway import SlackGateway, error_code, make_client
+from incidentbot.slack.gateway import Pacer, SlackGateway, error_code, make_client
 from incidentbot.slack.listeners import register_all
 from incidentbot.slack.listeners.context import Services
 from incidentbot.store.db import make_engine, migrate, ping
@@ -49,6 +50,7 @@ class Runtime:
     bolt: App
     scheduler: BackgroundScheduler
     timers: Timers
+    outbox: Outbox
     executor: TrackingExecutor
     work: TrackingExecutor
     web: WebApp = field(init=False)
@@ -58,12 +60,18 @@ class Runtime:
         database = ping(self.engine)
         scheduler = "running" if self.scheduler.running else "stopped"
         mode = "socket" if self.settings.socket_mode else "http"
-        details = {
+        details: dict[str, Any] = {
             "status": "ok" if database else "degraded",
             "database": "ok" if database else "unreachable",
             "scheduler": scheduler,
             "mode": mode,
         }
+        if database:
+            # Alive and storing: still 200, but say that Slack is behind and by how much.
+            backlog = self.outbox.backlog()
+            details["slack"] = "degraded" if backlog.count else "ok"
+            details["slack_backlog"] = backlog.count
+            details["slack_oldest_undelivered_seconds"] = round(backlog.oldest_seconds, 1)
         return database, details
 
     def wait_idle(self, timeout: float = 20.0) -> bool:
@@ -85,6 +93,7 @@ class Runtime:
                 max_instances=1,
             )
             self.scheduler.start()
+            self.outbox.start()
             log.info("scheduler started", extra={"pending_timers": armed})
 
     def serve(self, *, host: str = "0.0.0.0", port: int | None = None) -> Any:
@@ -98,6 +107,7 @@ class Runtime:
         if self._server is not None:
             self._server.close()
         self.wait_idle(timeout=10)
+        self.outbox.stop()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         self.timers.shutdown()
@@ -106,8 +116,18 @@ class Runtime:
         self.engine.dispose()
 
 
-def build(settings: Settings, config: Config, *, clock: Clock = utcnow) -> Runtime:
-    """Wire every part; raises `StartupError` for problems an operator must fix."""
+def build(
+    settings: Settings,
+    config: Config,
+    *,
+    clock: Clock = utcnow,
+    pacer: Pacer | None = None,
+) -> Runtime:
+    """Wire every part; raises `StartupError` for problems an operator must fix.
+
+    `pacer` replaces the default one that keeps calls within Slack's rate
+    limits (tests compress those limits together with the stand-in's).
+    """
     engine = make_engine(settings.database_url)
     try:
         migrate(engine)
@@ -119,12 +139,21 @@ def build(settings: Settings, config: Config, *, clock: Clock = utcnow) -> Runti
     _check_token(client)
     metrics = Metrics()
     gateway = SlackGateway(
-        client, on_failure=lambda method, error: metrics.slack_errors.labels(method, error).inc()
+        client,
+        on_failure=lambda method, error: metrics.slack_errors.labels(method, error).inc(),
+        pacer=pacer,
     )
     scheduler = BackgroundScheduler(timezone="UTC")
     timers = Timers(engine=engine, scheduler=scheduler, clock=clock)
+    outbox = Outbox(
+        engine=engine,
+        slack=gateway,
+        clock=clock,
+        policy=RetryPolicy(ceiling=settings.slack_retry_max),
+    )
+    metrics.watch_slack_backlog(outbox.backlog)
     incidents = IncidentService(
-        engine=engine, config=config, slack=gateway, timers=timers, clock=clock
+        engine=engine, config=config, slack=gateway, timers=timers, outbox=outbox, clock=clock
     )
     escalations = EscalationService(
         engine=engine,
@@ -132,11 +161,18 @@ def build(settings: Settings, config: Config, *, clock: Clock = utcnow) -> Runti
         slack=gateway,
         timers=timers,
         incidents=incidents,
+        outbox=outbox,
         clock=clock,
         metrics=metrics,
     )
     updates = UpdateService(
-        engine=engine, config=config, slack=gateway, incidents=incidents, timers=timers, clock=clock
+        engine=engine,
+        config=config,
+        slack=gateway,
+        incidents=incidents,
+        timers=timers,
+        outbox=outbox,
+        clock=clock,
     )
     updates.subscribe()  # reminder and roles-watch timers; incident events
     home = HomeService(
@@ -167,7 +203,7 @@ def build(settings: Settings, config: Config, *, clock: Clock = utcnow) -> Runti
     register_all(bolt, services)
     watch(metrics, incidents)
     runtime = Runtime(
-        settings, config, engine, services, bolt, scheduler, timers, executor, services.work
+        settings, config, engine, services, bolt, scheduler, timers, outbox, executor, services.work
     )
     runtime.web = WebApp(
         None if settings.socket_mode else bolt, runtime.health, metrics, gate=services.gate

@@ -10,6 +10,10 @@ the stored page rows, each page claimed before it is sent. So:
   and the unique (escalation, cycle, level, target) key both guarantee it);
 - a page is never lost: a process that dies after committing leaves pending
   page rows, which `send_pending` (at start-up and on every poll) delivers;
+- a page Slack could not take (outage, rate limit) becomes `retrying` and is
+  handed to the outbox (`incidentbot.delivery`) in the same transaction; it is
+  sent when Slack is back — unless the escalation was acknowledged or the
+  incident resolved meanwhile, and then its row says so (`page.note`);
 - resolving cancels every running escalation and its unsent pages.
 """
 
@@ -27,6 +31,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, or_, select
 
 from incidentbot.config import Config, EscalationPath
+from incidentbot.delivery import Attempt, Outbox
 from incidentbot.domain import escalation as steps
 from incidentbot.domain.errors import InvalidChange, NotFound
 from incidentbot.domain.escalation import Step
@@ -36,14 +41,15 @@ from incidentbot.scheduler import AfterCommit, Timers
 from incidentbot.services.incidents import IncidentService
 from incidentbot.services.snapshot import IncidentSnapshot
 from incidentbot.slack import blocks, escalation_blocks
-from incidentbot.slack.gateway import Failure, SlackGateway
+from incidentbot.slack.gateway import Failure, SlackGateway, transient_error
 from incidentbot.store import repo
 from incidentbot.store.db import session_scope
-from incidentbot.store.models import Escalation, Page, Timer
+from incidentbot.store.models import Escalation, Page, SlackOutbox, Timer
 
 log = logging.getLogger(__name__)
 
 TIMER_KIND = "escalation"
+PAGE_RETRY = "page"  # outbox kind: a page Slack could not take yet
 PAGE_LEASE = timedelta(minutes=2)  # a page claimed longer ago than this was orphaned
 
 
@@ -53,6 +59,19 @@ class Delivery:
 
     reached: list[str] = field(default_factory=list)
     unreachable: list[tuple[str, str]] = field(default_factory=list)
+    waiting: list[tuple[str, str]] = field(default_factory=list)  # until Slack is back
+
+
+@dataclass(frozen=True, slots=True)
+class PageJob:
+    """What sending one page needs, read in the claim's transaction."""
+
+    page_id: int
+    escalation_id: int
+    number: int
+    target: str
+    step: str
+    started_by: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +89,11 @@ class EscalationService:
         slack: SlackGateway,
         timers: Timers,
         incidents: IncidentService,
+        outbox: Outbox,
         clock: Callable[[], datetime],
         metrics: Metrics | None = None,
     ) -> None:
+        self.outbox = outbox
         self.engine = engine
         self.metrics = metrics
         self.config = config
@@ -81,6 +102,7 @@ class EscalationService:
         self.incidents = incidents
         self.clock = clock
         timers.register(TIMER_KIND, self._on_timeout)
+        outbox.register(PAGE_RETRY, self._retry_page)
         incidents.listeners.append(self._on_incident_event)
 
     # -- starting ------------------------------------------------------------------
@@ -160,7 +182,11 @@ class EscalationService:
                 esc.ended_at, esc.next_at = now, None
                 session.add(esc)
                 self.timers.cancel(session, key_prefix=f"esc:{esc.id}:")
-                self._cancel_pages(session, int(esc.id or 0))
+                self._cancel_pages(
+                    session,
+                    int(esc.id or 0),
+                    note=f"acknowledged by <@{actor}> before Slack could deliver it",
+                )
             if row.acknowledged_at is None:
                 row.acknowledged_at = now  # the MTTA milestone
                 session.add(row)
@@ -173,7 +199,13 @@ class EscalationService:
         if snapshot.channel_id:
             self.slack.invite(snapshot.channel_id, [actor])
             text = f":white_check_mark: <@{actor}> acknowledged ({names}). Escalation stopped."
-            self.slack.post(snapshot.channel_id, text=text, blocks=blocks.notice(text)[1])
+            self.outbox.post(
+                snapshot.channel_id,
+                text=text,
+                blocks=blocks.notice(text)[1],
+                incident_id=number,
+                label="the acknowledgement notice",
+            )
         note = f":white_check_mark: Acknowledged by <@{actor}> {blocks.when(now)}."
         self._close_dms(ids, snapshot, note)
         return AckResult(snapshot, tuple(e.path for e in targets))
@@ -207,7 +239,7 @@ class EscalationService:
                 esc.state, esc.ended_at, esc.next_at = "cancelled", now, None
                 session.add(esc)
                 self.timers.cancel(session, key_prefix=f"esc:{esc.id}:")
-                self._cancel_pages(session, int(esc.id or 0))
+                self._cancel_pages(session, int(esc.id or 0), note=f"called off: {reason}")
             if running:
                 names = ", ".join(f"`{e.path}`" for e in running)
                 self._entry(session, number, "escalation", "", now, f"Cancelled {names}: {reason}")
@@ -298,11 +330,18 @@ class EscalationService:
 
         def tell() -> None:
             snapshot = self.incidents.get(number)
+            label = "the escalation-exhausted notice"
             if snapshot.channel_id:
-                self.slack.post(snapshot.channel_id, text=text, blocks=blocks.notice(text)[1])
+                self.outbox.post(
+                    snapshot.channel_id,
+                    text=text,
+                    blocks=blocks.notice(text)[1],
+                    incident_id=number,
+                    label=label,
+                )
             if snapshot.ic:
                 dm = f"{text} ({snapshot.label}, {blocks.channel(snapshot.channel_id)})"
-                self.slack.try_call("chat.postMessage", channel=snapshot.ic, text=dm)
+                self.outbox.post(snapshot.ic, text=dm, incident_id=number, label=f"{label} DM")
 
         return tell
 
@@ -312,7 +351,10 @@ class EscalationService:
         delivery = Delivery()
         for page_id in page_ids:
             self._send_page(page_id, delivery)
-        self._announce(escalation_id, delivery)
+        # Only pages waiting for Slack: say so now if the channel can hear it; if it
+        # cannot, the outbox announces each page as it is delivered instead.
+        waiting_only = not (delivery.reached or delivery.unreachable)
+        self._announce(escalation_id, delivery, now_only=waiting_only)
 
     def send_pending(self) -> int:
         """Deliver pages left pending by a process that stopped before sending them."""
@@ -345,23 +387,47 @@ class EscalationService:
             )
             if session.exec(claim).rowcount != 1:  # type: ignore[call-overload]
                 return  # sent, cancelled, or being sent by another process
-            page = session.get(Page, page_id)
-            esc = session.get(Escalation, page.escalation_id) if page else None
-            assert page is not None and esc is not None
-            target, running = page.target, esc.state == "running"
-            path = self._path(esc.path)
-            step = steps.describe_step(path, Step(page.cycle, page.level))
-            started_by, escalation_id, number = esc.started_by, int(esc.id or 0), esc.incident_id
+            job, running = self._job(session, page_id)
         if not running:
-            self._finish_page(page_id, "cancelled", [], [])
+            self._finish_page(page_id, "cancelled", [], [], note="the escalation was over")
             return
-        snapshot = self.incidents.get(number)
-        users, unreachable = self._resolve(target)
-        text, dm = escalation_blocks.page_dm(
-            snapshot, self.config, escalation_id=escalation_id, step=step, paged_by=started_by
+        self._page(job, delivery, already=[])
+
+    def _job(self, session: Session, page_id: int) -> tuple[PageJob, bool]:
+        page = session.get(Page, page_id)
+        esc = session.get(Escalation, page.escalation_id) if page else None
+        assert page is not None and esc is not None
+        path = self._path(esc.path)
+        job = PageJob(
+            page_id=page_id,
+            escalation_id=int(esc.id or 0),
+            number=esc.incident_id,
+            target=page.target,
+            step=steps.describe_step(path, Step(page.cycle, page.level)),
+            started_by=esc.started_by,
         )
-        deliveries = []
+        return job, esc.state == "running"
+
+    def _page(self, job: PageJob, delivery: Delivery, *, already: list[dict[str, Any]]) -> bool:
+        """DM everyone behind the page's target not reached yet; True when the page is done.
+
+        Failures that pass leave the page `retrying` with an outbox row; the
+        people already reached are kept, so nobody gets the same page twice.
+        """
+        now = self.clock()
+        snapshot = self.incidents.get(job.number)
+        users, unreachable = self._resolve(job.target)
+        text, dm = escalation_blocks.page_dm(
+            snapshot,
+            self.config,
+            escalation_id=job.escalation_id,
+            step=job.step,
+            paged_by=job.started_by,
+        )
+        deliveries, done = list(already), {d["user"] for d in already}
         for user_id in users:
+            if user_id in done:
+                continue
             sent = self.slack.post(user_id, text=text, blocks=dm)
             if isinstance(sent, Failure):
                 unreachable.append((f"<@{user_id}>", sent.error))
@@ -369,27 +435,79 @@ class EscalationService:
             deliveries.append(
                 {"user": user_id, "channel": str(sent["channel"]), "ts": str(sent["ts"])}
             )
-        self._finish_page(page_id, "sent" if deliveries else "failed", deliveries, unreachable)
+        reached = [d["user"] for d in deliveries if d["user"] not in done]
         if self.metrics is not None:
-            self.metrics.pages.inc(len(deliveries))
-        delivery.reached += [d["user"] for d in deliveries]
+            self.metrics.pages.inc(len(reached))
+        delivery.reached += reached
+        waiting = [(t, e) for t, e in unreachable if transient_error(e)]
+        if waiting:
+            self._wait_for_slack(job, deliveries, waiting)
+            delivery.waiting += waiting
+            return False
+        self._finish_page(job.page_id, "sent" if deliveries else "failed", deliveries, unreachable)
         delivery.unreachable += unreachable
         with session_scope(self.engine) as session:
             who = ", ".join(f"<@{d['user']}>" for d in deliveries) or "nobody"
             missed = "; ".join(f"{t}: {e}" for t, e in unreachable)
-            text = f"Paged {who} ({step}, target `{target}`)"
+            text = f"Paged {who} ({job.step}, target `{job.target}`)"
             text += f"; unreachable {missed}" if missed else ""
             repo.add_entry(
                 session,
-                incident_id=number,
+                incident_id=job.number,
                 kind="page",
-                actor=started_by,
+                actor=job.started_by,
                 at=now,
                 text=text,
                 source="escalation",
-                data={"page": page_id, "users": [d["user"] for d in deliveries]},
-                dedup_key=f"page:{page_id}",
+                data={"page": job.page_id, "users": [d["user"] for d in deliveries]},
+                dedup_key=f"page:{job.page_id}",
             )
+        return True
+
+    def _wait_for_slack(
+        self, job: PageJob, deliveries: list[dict[str, Any]], waiting: list[tuple[str, str]]
+    ) -> None:
+        """Keep the page for the outbox: `retrying`, with the people reached so far."""
+        with session_scope(self.engine) as session:
+            page = session.get(Page, job.page_id)
+            assert page is not None
+            if page.status not in ("pending", "retrying"):
+                return  # cancelled meanwhile: keep that
+            page.deliveries, page.claimed_at = deliveries, None
+            page.note = "waiting for Slack: " + ", ".join(f"{t} ({e})" for t, e in waiting)
+            if page.status == "pending":
+                page.status = "retrying"
+                who = f"<@{page.target}>" if steps.target_kind(page.target) == "user" else None
+                self.outbox.add(
+                    session,
+                    kind=PAGE_RETRY,
+                    label=f"the page to {who or f'`{escape(page.target)}`'} ({job.step})",
+                    incident_id=job.number,
+                    payload={"page_id": job.page_id},
+                    created_at=page.created_at,
+                    error=waiting[0][1],
+                )
+            session.add(page)
+
+    def _retry_page(self, row: SlackOutbox) -> Attempt:
+        """Outbox handler: send a page Slack could not take, if it still means something."""
+        page_id = int(row.payload["page_id"])
+        with Session(self.engine) as session:
+            page = session.get(Page, page_id)
+            if page is None or page.status != "retrying":
+                status = page.status if page else "gone"
+                return Attempt("skipped", (page.note if page else None) or f"page {status}")
+            job, running = self._job(session, page_id)
+            already = list(page.deliveries or [])
+        if not running or self.incidents.get(job.number).resolved:
+            note = "the escalation was over before Slack could deliver it"
+            self._finish_page(page_id, "cancelled", already, [], note=note)
+            return Attempt("skipped", note)
+        delivery = Delivery()
+        if not self._page(job, delivery, already=already):
+            return Attempt("retry", ", ".join(e for _t, e in delivery.waiting))
+        self._announce(job.escalation_id, delivery)
+        return Attempt("delivered")
 
     def _finish_page(
         self,
@@ -397,14 +515,17 @@ class EscalationService:
         status: str,
         deliveries: list[dict[str, Any]],
         unreachable: list[tuple[str, str]],
+        *,
+        note: str | None = None,
     ) -> None:
         with session_scope(self.engine) as session:
             page = session.get(Page, page_id)
             assert page is not None
-            if page.status != "pending":
+            if page.status not in ("pending", "retrying"):
                 return  # cancelled meanwhile: keep that
             page.status, page.deliveries, page.sent_at = status, deliveries, self.clock()
             page.unreachable = [{"target": t, "error": e} for t, e in unreachable]
+            page.note = note
             session.add(page)
 
     def _resolve(self, target: str) -> tuple[list[str], list[tuple[str, str]]]:
@@ -427,7 +548,8 @@ class EscalationService:
             return [], [(target, members.error)]
         return sorted(members), ([] if members else [(target, "empty_usergroup")])
 
-    def _announce(self, escalation_id: int, delivery: Delivery) -> None:
+    def _announce(self, escalation_id: int, delivery: Delivery, *, now_only: bool = False) -> None:
+        """Tell the channel who was paged (`now_only`: not worth delivering late)."""
         with Session(self.engine) as session:
             esc = session.get(Escalation, escalation_id)
             if esc is None or esc.state != "running":
@@ -443,10 +565,20 @@ class EscalationService:
         text = escalation_blocks.paged_notice(
             step=steps.describe_step(path, step),
             reached=delivery.reached,
-            unreachable=delivery.unreachable,
+            unreachable=delivery.unreachable
+            + [(t, f"{e}; retrying until Slack takes it") for t, e in delivery.waiting],
             next_at=next_at,
         )
-        self.slack.post(snapshot.channel_id, text=text, blocks=blocks.notice(text)[1])
+        if now_only:
+            self.slack.post(snapshot.channel_id, text=text, blocks=blocks.notice(text)[1])
+            return
+        self.outbox.post(
+            snapshot.channel_id,
+            text=text,
+            blocks=blocks.notice(text)[1],
+            incident_id=number,
+            label="the paging notice",
+        )
 
     def _close_dms(
         self, escalation_ids: Sequence[int], snapshot: IncidentSnapshot, note: str
@@ -459,7 +591,15 @@ class EscalationService:
             deliveries = [d for p in pages for d in (p.deliveries or [])]
         text, closed = escalation_blocks.page_dm_closed(snapshot, note)
         for d in deliveries:
-            self.slack.update(d["channel"], d["ts"], text=text, blocks=closed)
+            self.outbox.call(
+                "chat.update",
+                channel=d["channel"],
+                ts=d["ts"],
+                text=text,
+                blocks=closed,
+                incident_id=snapshot.number,
+                label=f"the edit of <@{d['user']}>'s page",
+            )
 
     # -- helpers ---------------------------------------------------------------------
     def _path(self, name: str) -> EscalationPath:
@@ -485,11 +625,15 @@ class EscalationService:
             )
             return set(session.exec(stmt).all())
 
-    def _cancel_pages(self, session: Session, escalation_id: int) -> None:
+    def _cancel_pages(self, session: Session, escalation_id: int, *, note: str) -> None:
+        """Call off the pages not sent yet, saying why (the outbox then skips them)."""
         session.exec(  # type: ignore[call-overload]
             update(Page)
-            .where(Page.escalation_id == escalation_id, Page.status == "pending")
-            .values(status="cancelled")
+            .where(
+                Page.escalation_id == escalation_id,
+                col(Page.status).in_(("pending", "retrying")),
+            )
+            .values(status="cancelled", note=note)
         )
 
     def _entry(

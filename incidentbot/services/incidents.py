@@ -5,7 +5,10 @@ Every use case follows the same order, so a Slack outage can never lose data:
 2. apply and save, with a timeline entry, in one database transaction;
 3. tell Slack (topic, welcome message, cards, a notice) through the gateway.
 Slack failures in step 3 are collected and returned as `problems` for the
-listener to report to the person; the stored change stands.
+listener to report to the person; the stored change stands. Failures that pass
+(an outage, a rate limit) are also handed to the outbox (`incidentbot.delivery`):
+the channel set-up, the topic and cards, and notices are then completed when
+Slack is back, however long that takes.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from incidentbot.config import Config
+from incidentbot.delivery import Attempt, Outbox
 from incidentbot.domain import incident as rules
 from incidentbot.domain.errors import InvalidChange, NotAnIncidentChannel, NotFound
 from incidentbot.domain.naming import channel_name
@@ -28,10 +32,10 @@ from incidentbot.scheduler import Timers
 from incidentbot.services.auth import Authorizer
 from incidentbot.services.snapshot import IncidentSnapshot
 from incidentbot.slack import blocks
-from incidentbot.slack.gateway import Failure, SlackGateway
+from incidentbot.slack.gateway import Failure, SlackGateway, is_transient
 from incidentbot.store import repo
 from incidentbot.store.db import session_scope
-from incidentbot.store.models import Incident, StatusUpdate, TimelineEntry, Timer
+from incidentbot.store.models import Incident, SlackOutbox, StatusUpdate, TimelineEntry, Timer
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +43,8 @@ Clock = Callable[[], datetime]
 SETUP_TIMER = "declare_setup"
 SETUP_GRACE = timedelta(minutes=2)  # longer than the slowest declare with all its retries
 SETUP_ATTEMPTS = 3
+SETUP_RETRY = "setup"  # outbox kinds: the channel set-up, and topic + welcome + cards
+REFRESH_RETRY = "refresh"
 Listener = Callable[[str, IncidentSnapshot, str], None]
 
 
@@ -63,17 +69,21 @@ class IncidentService:
         config: Config,
         slack: SlackGateway,
         timers: Timers,
+        outbox: Outbox,
         clock: Clock = utcnow,
     ) -> None:
         self.engine = engine
         self.config = config
         self.slack = slack
         self.timers = timers
+        self.outbox = outbox
         self.clock = clock
         self.auth = Authorizer(config, slack)
         # Other services (escalation, reminders) subscribe to incident events.
         self.listeners: list[Listener] = []
         timers.register(SETUP_TIMER, self._on_setup_timer)
+        outbox.register(SETUP_RETRY, self._retry_setup)
+        outbox.register(REFRESH_RETRY, self._retry_refresh)
 
     # -- queries -------------------------------------------------------------------
     def number_for_channel(self, channel_id: str) -> int:
@@ -180,18 +190,22 @@ class IncidentService:
                 payload={"attempt": 1},
             )
             snapshot = self._snapshot(session, incident)
-        problems = self._open_channel(snapshot)
-        self._setup_done(number)
+        failures = self._open_channel(snapshot)
+        self._setup_done(number, failures)
         snapshot = self.get(number)
         self._emit("declared", snapshot, declared_by)
-        return Outcome(snapshot, tuple(problems))
+        return Outcome(snapshot, tuple(_setup_problems(failures)))
 
-    def _open_channel(self, s: IncidentSnapshot, *, resume: bool = False) -> list[str]:
-        """Slack steps of declare; each failure is reported, none undoes the incident.
+    def _open_channel(
+        self, s: IncidentSnapshot, *, resume: bool = False, record: bool = True
+    ) -> list[Failure]:
+        """Slack steps of declare; each failure is returned, none undoes the incident.
 
-        `resume` finishes the steps of a declare whose process died: it adopts
-        the channel that process may already have created, and posts only the
-        messages that are missing.
+        `resume` finishes the steps of a declare whose process died or whose
+        Slack was down: it adopts the channel a previous try may already have
+        created, and posts only the messages that are missing. Without
+        `record`, only failures that will not pass are written to the timeline
+        (a retry during an outage must not add an entry per attempt).
         """
         if s.channel_id is None:
             name = channel_name(
@@ -203,8 +217,8 @@ class IncidentService:
             )
             created = self.slack.create_channel(name, private=s.private, adopt=resume)
             if isinstance(created, Failure):
-                self._record_problems(s.number, [created])
-                return [f"Could not create the incident channel: {created.describe()}"]
+                self._record_problems(s.number, [created] if record else _lasting([created]))
+                return [created]
             with session_scope(self.engine) as session:
                 incident = self._load(session, s.number)
                 incident.channel_id, incident.channel_name = created
@@ -220,12 +234,33 @@ class IncidentService:
         if not (resume and self._messages(s.number, "welcome")):
             failures += self._post_welcome(s)
         failures += self._sync_cards(s)
-        self._record_problems(s.number, failures)
-        return [f.describe() for f in failures]
+        self._record_problems(s.number, failures if record else _lasting(failures))
+        return failures
 
-    def _setup_done(self, number: int) -> None:
+    def _setup_done(self, number: int, failures: Sequence[Failure] = ()) -> None:
+        """The declare's Slack steps ran: swap the crash-recovery timer for an
+        outbox row if some step failed only because Slack is unavailable."""
+        passing = [f for f in failures if is_transient(f)]
         with session_scope(self.engine) as session:
             self.timers.cancel(session, key_prefix=f"setup:{number}:")
+            if passing and not self.outbox.waiting(session, kind=SETUP_RETRY, incident_id=number):
+                self.outbox.add(
+                    session,
+                    kind=SETUP_RETRY,
+                    label="the incident channel set-up",
+                    incident_id=number,
+                    payload={"number": number},
+                    error=passing[0].error,
+                )
+
+    def _retry_setup(self, row: SlackOutbox) -> Attempt:
+        """Outbox handler: finish the channel set-up (also for a resolved incident)."""
+        number = int(row.payload["number"])
+        return Attempt.of(self._open_channel(self.get(number), resume=True, record=False))
+
+    def _retry_refresh(self, row: SlackOutbox) -> Attempt:
+        """Outbox handler: bring topic, welcome message and cards to the current state."""
+        return Attempt.of(self._refresh_once(self.get(int(row.payload["number"]))))
 
     def _on_setup_timer(self, session: Session, timer: Timer) -> Callable[[], None]:
         """A declare did not finish its Slack steps in time: finish them here."""
@@ -242,14 +277,16 @@ class IncidentService:
 
         def finish() -> None:
             snapshot = self.get(number)
-            problems = self._open_channel(snapshot, resume=True)
-            self._setup_done(number)
+            failures = self._open_channel(snapshot, resume=True)
+            self._setup_done(number, failures)
             snapshot = self.get(number)
             where = f"<#{snapshot.channel_id}>" if snapshot.channel_id else "(no channel yet)"
             text = f":wrench: {snapshot.label} was declared as the bot restarted. Set up: {where}"
-            if problems:
-                text += "\n" + "\n".join(f"• {p}" for p in problems)
-            self.slack.try_call("chat.postMessage", channel=snapshot.declared_by, text=text)
+            if failures:
+                text += "\n" + "\n".join(f"• {p}" for p in _setup_problems(failures))
+            self.outbox.post(
+                snapshot.declared_by, text=text, incident_id=number, label="the set-up notice"
+            )
 
         return finish
 
@@ -398,14 +435,39 @@ class IncidentService:
         failures = self.refresh(snapshot) if refresh else []
         if snapshot.channel_id:
             text, notice_blocks = blocks.notice(notice)
-            posted = self.slack.post(snapshot.channel_id, text=text, blocks=notice_blocks)
+            posted = self.outbox.post(
+                snapshot.channel_id,
+                text=text,
+                blocks=notice_blocks,
+                incident_id=number,
+                label=f"the {action if isinstance(action, str) else 'note'} notice",
+            )
             failures += [posted] if isinstance(posted, Failure) else []
         if event:
             self._emit(event, snapshot, actor)
         return Outcome(snapshot, tuple(f.describe() for f in failures))
 
     def refresh(self, s: IncidentSnapshot) -> list[Failure]:
-        """Bring the topic, welcome message and cards in line with the stored incident."""
+        """Bring the topic, welcome message and cards in line with the stored incident.
+
+        If Slack is unavailable, one outbox row (per incident) does it later.
+        """
+        failures = self._refresh_once(s)
+        passing = [f for f in failures if is_transient(f)]
+        if passing:
+            with session_scope(self.engine) as session:
+                if not self.outbox.waiting(session, kind=REFRESH_RETRY, incident_id=s.number):
+                    self.outbox.add(
+                        session,
+                        kind=REFRESH_RETRY,
+                        label="the topic and incident card update",
+                        incident_id=s.number,
+                        payload={"number": s.number},
+                        error=passing[0].error,
+                    )
+        return failures
+
+    def _refresh_once(self, s: IncidentSnapshot) -> list[Failure]:
         if s.channel_id is None:
             return []
         failures = self._set_topic(s)
@@ -561,6 +623,23 @@ class IncidentService:
     def _emit(self, event: str, snapshot: IncidentSnapshot, actor: str) -> None:
         for listener in self.listeners:
             listener(event, snapshot, actor)
+
+
+def _lasting(failures: Sequence[Failure]) -> list[Failure]:
+    return [f for f in failures if not is_transient(f)]
+
+
+def _setup_problems(failures: Sequence[Failure]) -> list[str]:
+    """The set-up failures as the declarer reads them."""
+    problems = []
+    for f in failures:
+        text = f.describe()
+        if f.method == "conversations.create":
+            text = f"Could not create the incident channel: {text}"
+        if is_transient(f):
+            text += " — Slack is unavailable; retrying until it is back"
+        problems.append(text)
+    return problems
 
 
 def _role_actions(wanted: Mapping[str, str | None]) -> tuple[str, ...]:

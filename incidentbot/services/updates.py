@@ -26,6 +26,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from incidentbot.config import Config
+from incidentbot.delivery import Outbox
 from incidentbot.domain import incident as rules
 from incidentbot.domain.errors import InvalidChange
 from incidentbot.scheduler import AfterCommit, Timers
@@ -33,7 +34,7 @@ from incidentbot.services.incidents import IncidentService
 from incidentbot.services.snapshot import IncidentSnapshot
 from incidentbot.slack import update_blocks
 from incidentbot.slack.blocks import channel as channel_link
-from incidentbot.slack.gateway import Failure, SlackGateway
+from incidentbot.slack.gateway import Failure, SlackGateway, is_transient
 from incidentbot.store import repo
 from incidentbot.store.db import session_scope
 from incidentbot.store.models import Incident, StatusUpdate, Timer
@@ -80,8 +81,10 @@ class UpdateService:
         slack: SlackGateway,
         incidents: IncidentService,
         timers: Timers,
+        outbox: Outbox,
         clock: Clock,
     ) -> None:
+        self.outbox = outbox
         self.engine = engine
         self.config = config
         self.slack = slack
@@ -178,18 +181,48 @@ class UpdateService:
         """Post in the incident channel and under every card (never for private incidents)."""
         problems: list[str] = []
         if s.channel_id:
-            problems += self._post_all(s.channel_id, messages)
+            problems += self._post_all(s.number, s.channel_id, messages)
         if s.private:
             return problems
         for card in self._cards(s.number):
-            problems += self._post_all(card.channel_id, messages, thread_ts=card.ts)
+            problems += self._post_all(s.number, card.channel_id, messages, thread_ts=card.ts)
         return problems
 
     def _post_all(
-        self, channel_id: str, messages: Sequence[tuple[str, list]], thread_ts: str | None = None
+        self,
+        number: int,
+        channel_id: str,
+        messages: Sequence[tuple[str, list]],
+        thread_ts: str | None = None,
     ) -> list[str]:
-        for text, blocks in messages:
-            posted = self.slack.post(channel_id, text=text, blocks=blocks, thread_ts=thread_ts)
+        """Post in order; Slack being down defers the rest (the outbox keeps the order)."""
+        for index, (text, blocks) in enumerate(messages):
+            posted = self.outbox.post(
+                channel_id,
+                text=text,
+                blocks=blocks,
+                thread_ts=thread_ts,
+                incident_id=number,
+                label=f"the status update in {channel_link(channel_id)}",
+            )
+            if isinstance(posted, Failure) and is_transient(posted):
+                for later_text, later_blocks in messages[index + 1 :]:
+                    self.outbox.defer(
+                        kind="post",
+                        label=f"the status update in {channel_link(channel_id)}",
+                        failure=posted,
+                        incident_id=number,
+                        payload={
+                            "channel": channel_id,
+                            "text": later_text,
+                            "blocks": later_blocks,
+                            "thread_ts": thread_ts,
+                        },
+                    )
+                return [
+                    f"The update will appear in {channel_link(channel_id)} when Slack is back "
+                    f"({posted.describe()})."
+                ]
             if isinstance(posted, Failure):
                 where = "under the card in " if thread_ts else "in "
                 return [
@@ -242,7 +275,9 @@ class UpdateService:
             if s.channel_id is None:
                 return
             text, blocks = build(s)
-            posted = self.slack.post(s.channel_id, text=text, blocks=blocks)
+            posted = self.outbox.post(
+                s.channel_id, text=text, blocks=blocks, incident_id=number, label="a reminder"
+            )
             if isinstance(posted, Failure):
                 log.warning("reminder not posted", extra={"error": posted.describe()})
 
