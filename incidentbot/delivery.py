@@ -177,34 +177,53 @@ class Outbox:
         label: str = "",
     ) -> SlackResponse | Failure:
         """Post now; when Slack cannot take it now, store it and deliver it later."""
+        dm = channel[:1] in ("U", "W")
+        fields = {
+            "kind": "post",
+            "label": label or ("a direct message" if dm else f"a message in <#{channel}>"),
+            "incident_id": incident_id,
+            "payload": {"channel": channel, "text": text, "blocks": blocks, "thread_ts": thread_ts},
+        }
+        if (queued := self._queue_behind(incident_id)) is not None:
+            self.defer(failure=queued, **fields)
+            return queued
         result = self.slack.post(channel, text=text, blocks=blocks, thread_ts=thread_ts)
         if isinstance(result, Failure) and is_transient(result):
-            payload = {"channel": channel, "text": text, "blocks": blocks, "thread_ts": thread_ts}
-            dm = channel[:1] in ("U", "W")
-            where = "a direct message" if dm else f"a message in <#{channel}>"
-            self.defer(
-                kind="post",
-                label=label or where,
-                failure=result,
-                incident_id=incident_id,
-                payload=payload,
-            )
+            self.defer(failure=result, **fields)
         return result
 
     def call(
         self, method: str, *, incident_id: int | None = None, label: str = "", **args: Any
     ) -> SlackResponse | Failure:
         """Any other Web API call (an edit, a topic): now, or later if Slack is down."""
+        fields = {
+            "kind": "call",
+            "label": label or f"`{method}`",
+            "incident_id": incident_id,
+            "payload": {"method": method, "args": args},
+        }
+        if (queued := self._queue_behind(incident_id)) is not None:
+            self.defer(failure=queued, **fields)
+            return queued
         result = self.slack.try_call(method, **args)
         if isinstance(result, Failure) and is_transient(result):
-            self.defer(
-                kind="call",
-                label=label or f"`{method}`",
-                failure=result,
-                incident_id=incident_id,
-                payload={"method": method, "args": args},
-            )
+            self.defer(failure=result, **fields)
         return result
+
+    def _queue_behind(self, incident_id: int | None) -> Failure | None:
+        """A reason to queue a new step behind the backlog instead of trying Slack now.
+
+        While the outbox is backing off, Slack is known to be unavailable: trying
+        would only hold the request for the client's retries. And while steps of
+        the same incident wait, a new one must not overtake them.
+        """
+        if self._failures > 0:
+            return Failure("outbox", "slack_unavailable", "queued behind earlier steps")
+        if incident_id is not None:
+            with Session(self.engine) as session:
+                if self._pending_for(session, incident_id):
+                    return Failure("outbox", "queued", "queued behind earlier steps")
+        return None
 
     # -- health -----------------------------------------------------------------------
     def backlog(self) -> Backlog:
@@ -361,6 +380,8 @@ class Outbox:
             assert incident is not None
             text = late_summary(incident_id, rows)
             channel, declarer = incident.channel_id, incident.declared_by
+        if text is None:
+            return
         if channel:
             self.post(channel, text=text, incident_id=None, label="the late-delivery notice")
         self.post(declarer, text=text, incident_id=None, label="the late-delivery notice")
@@ -384,8 +405,12 @@ class Outbox:
         return Attempt.of([result] if isinstance(result, Failure) else [])
 
 
-def late_summary(incident_id: int, rows: list[SlackOutbox]) -> str:
-    """One message: what Slack took late (and how late), what was not sent and why."""
+def late_summary(incident_id: int, rows: list[SlackOutbox]) -> str | None:
+    """One message: what Slack took late (and how late), what was not sent and why.
+
+    Steps that were only queued behind others for less than a second are left
+    out; None when nothing is worth telling.
+    """
     lines = [
         f":hourglass_flowing_sand: Slack was unavailable for a while, so some of "
         f"INC-{incident_id}'s messages arrived late:"
@@ -393,11 +418,14 @@ def late_summary(incident_id: int, rows: list[SlackOutbox]) -> str:
     for row in rows:
         label = str(row.payload.get("label") or row.kind)
         finished = row.finished_at or row.created_at
-        late = format_duration(max(finished - row.created_at, timedelta(0)))
+        delay = max(finished - row.created_at, timedelta(0))
+        late = format_duration(delay)
+        if row.status == "delivered" and delay < timedelta(seconds=1):
+            continue
         if row.status == "delivered":
             lines.append(f"• {label}: delivered {late} late")
         elif row.status == "skipped":
             lines.append(f"• {label}: not sent ({row.note})")
         else:
             lines.append(f"• {label}: failed after {late} ({row.note})")
-    return "\n".join(lines)
+    return "\n".join(lines) if len(lines) > 1 else None

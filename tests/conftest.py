@@ -237,13 +237,17 @@ def make_bot(standin: SlackStandIn, db_url: str) -> Iterator[Callable[..., Bot]]
     bots: list[Bot] = []
 
     def factory(
-        config: dict[str, Any] | None = None, clock: FakeClock | None = None, url: str | None = None
+        config: dict[str, Any] | None = None,
+        clock: FakeClock | None = None,
+        url: str | None = None,
+        **options: Any,
     ) -> Bot:
         bot = start_bot(
             standin,
             url or db_url,
             config=DEFAULT_TEST_CONFIG if config is None else config,
             clock=clock,
+            **options,
         )
         bots.append(bot)
         return bot

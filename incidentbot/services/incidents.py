@@ -445,7 +445,7 @@ class IncidentService:
             failures += [posted] if isinstance(posted, Failure) else []
         if event:
             self._emit(event, snapshot, actor)
-        return Outcome(snapshot, tuple(f.describe() for f in failures))
+        return Outcome(snapshot, tuple(_later(f) for f in failures))
 
     def refresh(self, s: IncidentSnapshot) -> list[Failure]:
         """Bring the topic, welcome message and cards in line with the stored incident.
@@ -629,6 +629,13 @@ def _lasting(failures: Sequence[Failure]) -> list[Failure]:
     return [f for f in failures if not is_transient(f)]
 
 
+def _later(failure: Failure) -> str:
+    """A failure as the person reads it; passing ones are delivered later."""
+    if is_transient(failure):
+        return f"{failure.describe()} — Slack is unavailable; it will be done when Slack is back"
+    return failure.describe()
+
+
 def _setup_problems(failures: Sequence[Failure]) -> list[str]:
     """The set-up failures as the declarer reads them."""
     problems = []
@@ -637,7 +644,7 @@ def _setup_problems(failures: Sequence[Failure]) -> list[str]:
         if f.method == "conversations.create":
             text = f"Could not create the incident channel: {text}"
         if is_transient(f):
-            text += " — Slack is unavailable; retrying until it is back"
+            text += " — Slack is unavailable; it will be done when Slack is back"
         problems.append(text)
     return problems
 

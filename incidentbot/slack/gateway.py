@@ -60,6 +60,9 @@ TRANSIENT_ERRORS = frozenset(
         "internal_error",
         "service_unavailable",
         "request_timeout",
+        # the outbox's own: queued behind steps Slack has not taken yet
+        "slack_unavailable",
+        "queued",
     }
 )
 
