@@ -16,7 +16,7 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
-from incidentbot.config import ConfigError, load_config, load_settings
+from incidentbot.config import SetupError, load_startup
 from incidentbot.logs import configure_logging
 from incidentbot.runtime import Runtime, StartupError, build
 from incidentbot.slack.gateway import error_code
@@ -29,10 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     load_dotenv(Path.cwd() / ".env", override=False)  # real environment variables win
     configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
     try:
-        settings = load_settings(os.environ, cwd=Path.cwd())
-        config = load_config(Path(settings.config_path) if settings.config_path else None)
+        settings, config = load_startup(os.environ, cwd=Path.cwd())
         runtime = build(settings, config)
-    except (ConfigError, StartupError) as error:
+    except (SetupError, StartupError) as error:
         print(f"incidentbot cannot start:\n{error}", file=sys.stderr)
         return 2
     return run(runtime)
@@ -55,7 +54,8 @@ def run(runtime: Runtime) -> int:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
         from slack_sdk.errors import SlackApiError
 
-        handler = SocketModeHandler(runtime.bolt, runtime.settings.app_token)
+        assert runtime.settings.app_token is not None  # socket_mode means it is set
+        handler = SocketModeHandler(runtime.bolt, runtime.settings.app_token.get_secret_value())
         try:
             handler.connect()
         except (SlackApiError, OSError) as error:  # a refused app token, or Slack unreachable
