@@ -1,8 +1,9 @@
 """Start-up: load `.env`, validate settings and config, build, then serve.
 
 Socket Mode when `SLACK_APP_TOKEN` is set, otherwise HTTP mode. Both serve
-`/healthz` on `PORT`. Operator mistakes end in one clear message and exit
-code 2, never a traceback.
+`/healthz` on `PORT`. SIGTERM or SIGINT stops gracefully within `STOP_SECONDS`
+(see `incidentbot.web.GracefulServer` and `Runtime.stop`), exit code 0.
+Operator mistakes end in one clear message and exit code 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import logging
 import os
 import signal
 import sys
-import threading
 from pathlib import Path
 
 from dotenv import load_dotenv
@@ -23,6 +23,7 @@ from incidentbot.slack.gateway import error_code
 from incidentbot.web import run_until_closed
 
 log = logging.getLogger("incidentbot")
+STOP_SECONDS = 9.0  # SIGTERM to exit; orchestrators usually kill after 10 s
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,12 +41,13 @@ def main(argv: list[str] | None = None) -> int:
 def run(runtime: Runtime) -> int:
     runtime.start_background()
     server = runtime.serve()
-    stop = threading.Event()
+    received: list[int] = []
 
     def shutdown(signum: int, _frame: object) -> None:
-        log.info("shutting down", extra={"signal": signum})
-        stop.set()
-        server.close()
+        # Only flags: a signal handler runs between two bytecodes of the main thread,
+        # which may hold locks (logging, waitress) that must not be taken here.
+        received.append(signum)
+        server.request_stop()
 
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
@@ -74,9 +76,17 @@ def run(runtime: Runtime) -> int:
             "running in HTTP mode", extra={"port": runtime.settings.port, "path": "/slack/events"}
         )
     try:
-        run_until_closed(server)
+        run_until_closed(server)  # returns once a stop was asked and requests were answered
     finally:
+        log.info("shutting down", extra={"signal": received[0] if received else None})
         if handler is not None:
-            handler.close()  # leave the socket first: Slack sends new envelopes elsewhere
-        runtime.stop()
+            handler.close()  # leave the socket: Slack sends new envelopes to other connections
+        finished = runtime.stop(timeout=STOP_SECONDS)
+    if not finished:
+        # Threads still in post-ack work would hold the interpreter open; what they
+        # had not done is in the database (timers, outbox) for the next process.
+        log.warning("stopped with work unfinished; the next process completes it")
+        logging.shutdown()
+        os._exit(0)
+    log.info("stopped")
     return 0

@@ -6,6 +6,7 @@ so what is tested is what runs.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,17 +104,23 @@ class Runtime:
         )
         return self._server
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 9.0) -> bool:
+        """Stop within `timeout` seconds: answer what was read, let post-ack work finish,
+        stop the timers and the outbox. False when some work was still running then;
+        it is left (its rows stay in the database for the next process to finish).
+        """
+        deadline = time.monotonic() + timeout
         if self._server is not None:
-            self._server.close()
-        self.wait_idle(timeout=10)
-        self.outbox.stop()
+            self._server.close(timeout=max(deadline - time.monotonic() - 3.0, 0.5))
+        idle = self.wait_idle(timeout=max(deadline - time.monotonic() - 1.5, 0.1))
+        self.outbox.stop(timeout=max(deadline - time.monotonic() - 1.0, 0.1))
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        self.timers.shutdown()
-        self.executor.shutdown(wait=True)
-        self.work.shutdown(wait=True)
+        self.timers.shutdown(wait=idle)
+        for pool in (self.executor, self.work):
+            pool.shutdown(wait=idle, cancel_futures=not idle)
         self.engine.dispose()
+        return idle
 
 
 def build(
