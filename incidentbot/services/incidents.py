@@ -34,7 +34,7 @@ from incidentbot.services.auth import Authorizer
 from incidentbot.slack import blocks
 from incidentbot.slack.gateway import Failure, SlackGateway, is_transient
 from incidentbot.store import repo
-from incidentbot.store.db import session_scope
+from incidentbot.store.db import session_scope, transaction
 from incidentbot.store.models import Incident, SlackOutbox, StatusUpdate, TimelineEntry, Timer
 
 log = logging.getLogger(__name__)
@@ -424,14 +424,17 @@ class IncidentService:
         for name in (action,) if isinstance(action, str) else action:
             self.auth.check(name, before, actor)
         now = self.clock()
-        with session_scope(self.engine) as session:
+
+        def save(session: Session) -> tuple[str, IncidentSnapshot]:
             incident = self._load(session, number, lock=True)
             notice = apply(session, incident, now)
             if incident.acknowledged_at is None and actor == self._ic(session, number):
                 incident.acknowledged_at = now  # the IC's first action counts as acknowledgement
             incident.updated_at = now
             session.add(incident)
-            snapshot = self._snapshot(session, incident)
+            return notice, self._snapshot(session, incident)
+
+        notice, snapshot = transaction(self.engine, save)
         failures = self.refresh(snapshot) if refresh else []
         if snapshot.channel_id:
             text, notice_blocks = blocks.notice(notice)

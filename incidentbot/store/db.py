@@ -10,17 +10,21 @@ starting together do not race each other.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, create_engine
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 MIGRATIONS = Path(__file__).with_name("migrations")
 _PG_MIGRATION_LOCK = 7_304_112_001  # any constant shared by every replica
 
@@ -87,3 +91,23 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def transaction(engine: Engine, work: Callable[[Session], T]) -> T:
+    """Run `work` in one transaction; retried once if the connection dies under it.
+
+    A connection killed mid-transaction (a failover, `pg_terminate_backend`)
+    takes its uncommitted work with it, so nothing is half-written and `work`
+    can run again from the start on a fresh connection (the pool throws the
+    dead one away; `pool_pre_ping` checks the others). A second loss is raised
+    for the person to be told. `work` must only touch the database.
+    """
+    try:
+        with session_scope(engine) as session:
+            return work(session)
+    except DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+        log.warning("database connection lost mid-transaction; retrying once")
+    with session_scope(engine) as session:
+        return work(session)

@@ -20,6 +20,7 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 from slack_bolt import App
+from sqlalchemy.exc import DBAPIError
 
 from incidentbot.domain.commands import CommandError
 from incidentbot.domain.errors import IncidentBotError
@@ -27,6 +28,10 @@ from incidentbot.slack.listeners.context import Services, tell
 
 log = logging.getLogger(__name__)
 
+CONNECTION_LOST = (
+    ":warning: The database connection was lost while saving this, so that step was not "
+    "saved (nothing is half-written). Please try again in a moment."
+)
 UNEXPECTED = (
     ":boom: Something went wrong on our side and it has been logged. "
     "Check the incident channel before retrying: part of what you asked may have happened."
@@ -37,6 +42,10 @@ def report(services: Services, error: Exception, body: dict[str, Any], respond: 
     """Tell the person what went wrong; log the traceback of anything unexpected."""
     if isinstance(error, CommandError | IncidentBotError):
         tell(services, body, f":warning: {error}", respond)
+        return
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        log.error("database connection lost", exc_info=error)
+        tell(services, body, CONNECTION_LOST, respond)
         return
     log.error("listener failed", exc_info=error)
     tell(services, body, UNEXPECTED, respond)
