@@ -1,9 +1,11 @@
 """Start-up: load `.env`, validate settings and config, build, then serve.
 
 Socket Mode when `SLACK_APP_TOKEN` is set, otherwise HTTP mode. Both serve
-`/healthz` on `PORT`. SIGTERM or SIGINT stops gracefully within `STOP_SECONDS`
-(see `incidentbot.web.GracefulServer` and `Runtime.stop`), exit code 0.
-Operator mistakes end in one clear message and exit code 2, never a traceback.
+`/healthz` on `PORT`. `--playground` starts the bot with a local Slack-like
+workspace instead (see `playground/server.py`). SIGTERM or SIGINT stops
+gracefully within `STOP_SECONDS` (see `incidentbot.web.GracefulServer` and
+`Runtime.stop`), exit code 0. Operator mistakes end in one clear message and
+exit code 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -27,6 +29,12 @@ STOP_SECONDS = 9.0  # SIGTERM to exit; orchestrators usually kill after 10 s
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--playground" in argv:
+        # Before .env is read: the playground never uses the operator's settings.
+        from incidentbot.playground.server import main as playground
+
+        return playground([arg for arg in argv if arg != "--playground"])
     load_dotenv(Path.cwd() / ".env", override=False)  # real environment variables win
     configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
     try:
