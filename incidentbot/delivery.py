@@ -158,11 +158,14 @@ class Outbox:
             self.add(session, kind=kind, label=label, error=failure.error, **fields)
 
     def waiting(self, session: Session, *, kind: str, incident_id: int) -> bool:
-        """True when a row of this kind still waits for this incident (to coalesce)."""
+        """True when a row of this kind still waits, untouched, for this incident (to
+        coalesce: one refresh row renders the incident as it is when delivered). A row
+        being delivered right now may have read the incident too early: not counted."""
         stmt = select(SlackOutbox.id).where(
             SlackOutbox.kind == kind,
             SlackOutbox.incident_id == incident_id,
             SlackOutbox.status == PENDING,
+            col(SlackOutbox.claimed_at).is_(None),
         )
         return session.exec(stmt.limit(1)).first() is not None
 

@@ -148,3 +148,25 @@ def test_long_outage_drains_in_order_within_rate_limits(make_bot: Callable[..., 
         lambda: any("arrived late" in t for t in channel_messages(fast, 1)),
         what="the late-delivery notice",
     )
+
+
+def test_backlog_survives_a_restart_and_replicas_deliver_each_step_once(
+    make_bot: Callable[..., Bot],
+) -> None:
+    first = make_bot(CONFIG)
+    first.declare("Replicated", user="U0ALICE", severity="sev2")
+    channel = first.incident(1).channel_id or ""
+    first.standin.outage()
+    for n in range(1, 11):
+        first.command(f"note replica step {n}", user="U0ALICE", channel=channel)
+    first.stop()  # the process ends during the outage; its backlog is in the database
+    second, third = make_bot(CONFIG), make_bot(CONFIG)  # two replicas, one database
+    assert backlog(second) == 10
+    second.standin.end_outage()
+    for replica in (second, third):
+        replica.runtime.outbox.kick()
+    poll_until(lambda: backlog(second) == 0, what="the backlog to drain")
+    notes = [t for t in channel_messages(second, 1) if "replica step " in t]
+    numbers = [int(t.rsplit("step ", 1)[1].split()[0]) for t in notes]
+    assert numbers == list(range(1, 11))  # once each, in order, whichever replica sent it
+    assert all(r.status == "delivered" for r in outbox_rows(second) if r.kind == "post")
