@@ -14,6 +14,8 @@ import logging
 import os
 import signal
 import sys
+import threading
+import time
 from pathlib import Path
 
 from dotenv import load_dotenv
@@ -49,12 +51,12 @@ def main(argv: list[str] | None = None) -> int:
 def run(runtime: Runtime) -> int:
     runtime.start_background()
     server = runtime.serve()
-    received: list[int] = []
+    received: list[tuple[int, float]] = []  # (signal, when)
 
     def shutdown(signum: int, _frame: object) -> None:
         # Only flags: a signal handler runs between two bytecodes of the main thread,
         # which may hold locks (logging, waitress) that must not be taken here.
-        received.append(signum)
+        received.append((signum, time.monotonic()))
         server.request_stop()
 
     signal.signal(signal.SIGTERM, shutdown)
@@ -86,15 +88,25 @@ def run(runtime: Runtime) -> int:
     try:
         run_until_closed(server)  # returns once a stop was asked and requests were answered
     finally:
-        log.info("shutting down", extra={"signal": received[0] if received else None})
+        signum, signalled = received[0] if received else (None, time.monotonic())
+        log.info("shutting down", extra={"signal": signum})
         if handler is not None:
             handler.close()  # leave the socket: Slack sends new envelopes to other connections
-        finished = runtime.stop(timeout=STOP_SECONDS)
+        # One budget from the signal on: answering open connections took part of it.
+        left = STOP_SECONDS - (time.monotonic() - signalled)
+        finished = runtime.stop(timeout=max(left, 1.0))
     if not finished:
-        # Threads still in post-ack work would hold the interpreter open; what they
-        # had not done is in the database (timers, outbox) for the next process.
         log.warning("stopped with work unfinished; the next process completes it")
+    log.info("stopped")
+    if not finished or _stragglers():
+        # Threads still in work (a Slack call in a timer job, say) would hold the
+        # interpreter open past the budget; what they had not done is in the
+        # database (timers, outbox) for the next process.
         logging.shutdown()
         os._exit(0)
-    log.info("stopped")
     return 0
+
+
+def _stragglers() -> list[threading.Thread]:
+    main = threading.main_thread()
+    return [t for t in threading.enumerate() if t is not main and not t.daemon and t.is_alive()]
