@@ -10,10 +10,10 @@ page, the page row is handed to one) and this module carries it out later:
   timers are claimed, so replicas never deliver a row twice and a process that
   dies mid-delivery leaves the row to the next one when the lease runs out.
 - **Growing back-off, never giving up.** When the head row fails again the
-  whole outbox waits (1 s, 2 s, 4 s … up to `RetryPolicy.ceiling`) before
-  trying that same row again; the rest waits behind it so the backlog drains
-  in the order things happened. The gateway's `Pacer` keeps the drain within
-  Slack's rate limits.
+  whole outbox waits (1 s, 2 s, 4 s … up to `RetryPolicy.ceiling`, or as long
+  as a rate limit's `Retry-After` asks) before trying that same row again;
+  the rest waits behind it so the backlog drains in the order things happened.
+  The gateway's `Pacer` keeps the drain within Slack's rate limits.
 - **Only while it still means something.** Each kind has a handler that
   decides at delivery time: a page for an incident acknowledged or resolved
   meanwhile is skipped (and its row says why); a channel set-up step is
@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 LEASE = timedelta(minutes=2)  # a claim older than this was left by a process that died
+MAX_RETRY_AFTER = 900.0  # honour Slack's Retry-After up to 15 minutes
 PENDING = "pending"
 
 
@@ -61,13 +62,15 @@ class Attempt:
 
     status: Literal["delivered", "retry", "skipped", "failed"]
     note: str = ""
+    wait: float = 0.0  # for "retry": the least Slack asked us to wait (Retry-After)
 
     @classmethod
     def of(cls, failures: list[Failure]) -> Attempt:
         """Retry while any failure passes; otherwise done (permanent ones noted)."""
         passing = [f for f in failures if is_transient(f)]
         if passing:
-            return cls("retry", "; ".join(f"{f.method}: {f.error}" for f in passing))
+            note = "; ".join(f"{f.method}: {f.error}" for f in passing)
+            return cls("retry", note, max(f.retry_after or 0.0 for f in passing))
         if failures:
             return cls("failed", "; ".join(f.describe() for f in failures))
         return cls("delivered")
@@ -187,7 +190,7 @@ class Outbox:
             "incident_id": incident_id,
             "payload": {"channel": channel, "text": text, "blocks": blocks, "thread_ts": thread_ts},
         }
-        if (queued := self._queue_behind(incident_id)) is not None:
+        if (queued := self._queue_behind(incident_id, "chat.postMessage")) is not None:
             self.defer(failure=queued, **fields)
             return queued
         result = self.slack.post(channel, text=text, blocks=blocks, thread_ts=thread_ts)
@@ -205,7 +208,7 @@ class Outbox:
             "incident_id": incident_id,
             "payload": {"method": method, "args": args},
         }
-        if (queued := self._queue_behind(incident_id)) is not None:
+        if (queued := self._queue_behind(incident_id, method)) is not None:
             self.defer(failure=queued, **fields)
             return queued
         result = self.slack.try_call(method, **args)
@@ -213,7 +216,7 @@ class Outbox:
             self.defer(failure=result, **fields)
         return result
 
-    def _queue_behind(self, incident_id: int | None) -> Failure | None:
+    def _queue_behind(self, incident_id: int | None, method: str) -> Failure | None:
         """A reason to queue a new step behind the backlog instead of trying Slack now.
 
         While the outbox is backing off, Slack is known to be unavailable: trying
@@ -221,11 +224,11 @@ class Outbox:
         the same incident wait, a new one must not overtake them.
         """
         if self._failures > 0:
-            return Failure("outbox", "slack_unavailable", "queued behind earlier steps")
+            return Failure(method, "slack_unavailable", "queued behind earlier Slack steps")
         if incident_id is not None:
             with Session(self.engine) as session:
                 if self._pending_for(session, incident_id):
-                    return Failure("outbox", "queued", "queued behind earlier steps")
+                    return Failure(method, "queued", "queued behind earlier Slack steps")
         return None
 
     # -- health -----------------------------------------------------------------------
@@ -281,7 +284,7 @@ class Outbox:
                 attempt = self._attempt(row)
                 self._finish(row, attempt)
                 if attempt.status == "retry":
-                    self._pause()
+                    self._pause(at_least=attempt.wait)
                     return finished
                 self._failures = 0
                 finished += 1
@@ -289,9 +292,10 @@ class Outbox:
                     self._report_late(row.incident_id)
         return finished
 
-    def _pause(self) -> None:
+    def _pause(self, at_least: float = 0.0) -> None:
+        """Wait before trying Slack again: the back-off, or longer if Slack asked."""
         self._failures += 1
-        delay = self.policy.backoff(self._failures)
+        delay = max(self.policy.backoff(self._failures), min(at_least, MAX_RETRY_AFTER))
         self._resume_at = time.monotonic() + delay
         log.info("slack unavailable; retrying later", extra={"in_seconds": delay})
 

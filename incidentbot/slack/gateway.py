@@ -186,6 +186,7 @@ class Failure:
     method: str
     error: str
     detail: str = ""
+    retry_after: float | None = None  # seconds Slack asked us to wait (429 Retry-After)
 
     def describe(self) -> str:
         extra = f" ({self.detail})" if self.detail else ""
@@ -247,7 +248,7 @@ class SlackGateway:
         try:
             return self.call(method, **kwargs)
         except SlackApiError as exc:
-            failure = Failure(method, error_code(exc))
+            failure = Failure(method, error_code(exc), retry_after=_retry_after(exc))
         except OSError as exc:  # connection refused/reset after the retries
             failure = Failure(method, "connection_error", type(exc).__name__)
         log.warning("slack call failed", extra={"method": method, "error": failure.error})
@@ -376,6 +377,18 @@ class SlackGateway:
         with self._lock:
             self._group_members[group_id] = (time.monotonic(), members)
         return members
+
+
+def _retry_after(exc: SlackApiError) -> float | None:
+    if exc.response.status_code != 429:
+        return None
+    headers = {k.lower(): v for k, v in (exc.response.headers or {}).items()}
+    value = headers.get("retry-after")
+    value = value[0] if isinstance(value, list | tuple) and value else value
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _drop_none(kwargs: dict[str, Any]) -> dict[str, Any]:
