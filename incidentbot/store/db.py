@@ -23,6 +23,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, create_engine
 
+from incidentbot.domain.errors import ConnectionLost
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -83,11 +85,20 @@ def ping(engine: Engine) -> bool:
 
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
-    """A session that commits on success and rolls back on error."""
+    """A session that commits on success and rolls back on error.
+
+    A connection that died under the transaction becomes `ConnectionLost`, an
+    error the person is shown (nothing was saved; trying again is safe).
+    """
     with Session(engine, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()
+        except DBAPIError as error:
+            session.rollback()
+            if error.connection_invalidated:
+                raise ConnectionLost() from error
+            raise
         except BaseException:
             session.rollback()
             raise
@@ -105,9 +116,7 @@ def transaction(engine: Engine, work: Callable[[Session], T]) -> T:
     try:
         with session_scope(engine) as session:
             return work(session)
-    except DBAPIError as error:
-        if not error.connection_invalidated:
-            raise
+    except ConnectionLost:
         log.warning("database connection lost mid-transaction; retrying once")
     with session_scope(engine) as session:
         return work(session)

@@ -30,7 +30,6 @@ from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
-from sqlalchemy.exc import DBAPIError
 
 from incidentbot.domain.commands import CommandError
 from incidentbot.domain.errors import IncidentBotError
@@ -38,10 +37,6 @@ from incidentbot.slack.listeners.context import Services, tell
 
 log = logging.getLogger(__name__)
 
-CONNECTION_LOST = (
-    ":warning: The database connection was lost while saving this, so that step was not "
-    "saved (nothing is half-written). Please try again in a moment."
-)
 # The listener arguments `lazy_listener` passes on (a subset of what Bolt can inject).
 _INJECTED = frozenset(
     {"ack", "body", "payload", "action", "view", "command", "event", "respond", "client"}
@@ -57,10 +52,6 @@ def report(services: Services, error: Exception, body: dict[str, Any], respond: 
     """Tell the person what went wrong; log the traceback of anything unexpected."""
     if isinstance(error, CommandError | IncidentBotError):
         tell(services, body, f":warning: {error}", respond)
-        return
-    if isinstance(error, DBAPIError) and error.connection_invalidated:
-        log.error("database connection lost", exc_info=error)
-        tell(services, body, CONNECTION_LOST, respond)
         return
     log.error("listener failed", exc_info=error)
     tell(services, body, UNEXPECTED, respond)
