@@ -223,12 +223,11 @@ class Outbox:
         would only hold the request for the client's retries. And while steps of
         the same incident wait, a new one must not overtake them.
         """
-        if self._failures > 0:
-            return Failure(method, "slack_unavailable", "queued behind earlier Slack steps")
-        if incident_id is not None:
-            with Session(self.engine) as session:
-                if self._pending_for(session, incident_id):
-                    return Failure(method, "queued", "queued behind earlier Slack steps")
+        with Session(self.engine) as session:
+            if self._failures > 0 and self._pending(session):
+                return Failure(method, "slack_unavailable", "queued behind earlier Slack steps")
+            if incident_id is not None and self._pending_for(session, incident_id):
+                return Failure(method, "queued", "queued behind earlier Slack steps")
         return None
 
     # -- health -----------------------------------------------------------------------
@@ -280,6 +279,9 @@ class Outbox:
             while not self._stopping.is_set() and time.monotonic() >= self._resume_at:
                 row = self._claim_next()
                 if row is None:
+                    with Session(self.engine) as session:
+                        if not self._pending(session):
+                            self._failures = 0  # drained, here or by another replica
                     return finished
                 attempt = self._attempt(row)
                 self._finish(row, attempt)
@@ -392,6 +394,11 @@ class Outbox:
         if channel:
             self.post(channel, text=text, incident_id=None, label="the late-delivery notice")
         self.post(declarer, text=text, incident_id=None, label="the late-delivery notice")
+
+    def _pending(self, session: Session) -> bool:
+        """Anything waiting at all (another replica may have drained what failed here)."""
+        stmt = select(SlackOutbox.id).where(SlackOutbox.status == PENDING)
+        return session.exec(stmt.limit(1)).first() is not None
 
     def _pending_for(self, session: Session, incident_id: int) -> bool:
         stmt = select(SlackOutbox.id).where(
