@@ -104,6 +104,8 @@ class Backlog:
 
 
 class Outbox:
+    """The `slack_outbox` table and the thread that drains it (see the module docstring)."""
+
     def __init__(
         self,
         *,
