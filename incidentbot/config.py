@@ -98,6 +98,7 @@ from incidentbot.config_types import (
     unique_names,
     unknown,
 )
+from incidentbot.durations import parse_duration
 
 __all__ = [
     "BUILTIN_ROLES",
@@ -138,6 +139,7 @@ DEFAULT_API_URL = "https://slack.com/api/"
 DEFAULT_PORT = 3000
 DEFAULT_DATABASE_URL = "sqlite:///incidentbot.db"
 DEFAULT_CONFIG_FILE = "incidentbot.toml"
+DEFAULT_SLACK_RETRY_MAX = 60.0  # seconds
 
 INCIDENT_COMMANDER = "incident_commander"
 SCRIBE = "scribe"
@@ -292,6 +294,24 @@ def _port(value: object) -> object:
     raise ValueError(f"expected a port number from 1 to 65535, got {show(value)}")
 
 
+def _retry_max(value: object) -> object:
+    """A duration string from the environment ("30s", "5m"), at least one second.
+
+    A number comes from code (tests compress the back-off below a second)."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    expected = 'expected a duration of at least 1s like "30s" or "5m"'
+    if not isinstance(value, str):
+        raise ValueError(f"{expected}, got {show(value)}")
+    try:
+        seconds = parse_duration(value).total_seconds()
+    except ValueError:
+        seconds = 0.0
+    if seconds < 1:
+        raise ValueError(f"{expected}, got {show(value)}")
+    return seconds
+
+
 def normalise_database_url(value: str) -> str:
     """Validate an SQLAlchemy URL; plain postgres URLs get the installed psycopg 3 driver."""
     try:
@@ -382,6 +402,10 @@ class Settings(BaseSettings):
     )
     config_path: Annotated[Path | None, BeforeValidator(_config_file)] = Field(
         default=None, validation_alias="INCIDENTBOT_CONFIG"
+    )
+    # Longest wait between tries while Slack is unavailable, in seconds (README: Reliability).
+    slack_retry_max: Annotated[float, BeforeValidator(_retry_max)] = Field(
+        default=DEFAULT_SLACK_RETRY_MAX, validation_alias="INCIDENTBOT_SLACK_RETRY_MAX"
     )
 
     @field_validator("signing_secret")

@@ -284,5 +284,5 @@ class Timers:
             if earliest is not None:
                 self._arm(earliest)
 
-    def shutdown(self) -> None:
-        self._pool.shutdown(wait=True)
+    def shutdown(self, *, wait: bool = True) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=not wait)
