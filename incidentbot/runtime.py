@@ -6,6 +6,7 @@ so what is tested is what runs.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,7 @@ from sqlalchemy.engine import Engine
 from incidentbot.clock import Clock, utcnow
 from incidentbot.config import Config, Settings
 from incidentbot.consequences import Consequences
+from incidentbot.delivery import Outbox, RetryPolicy
 from incidentbot.metrics import Metrics
 from incidentbot.scheduler import Timers
 from incidentbot.services.auth import Authorizer
@@ -27,7 +29,7 @@ from incidentbot.services.incidents import IncidentService
 from incidentbot.services.reports import ReportService
 from incidentbot.services.timeline import TimelineService
 from incidentbot.services.updates import UpdateService
-from incidentbot.slack.gateway import SlackGateway, error_code, make_client
+from incidentbot.slack.gateway import Pacer, SlackGateway, error_code, make_client
 from incidentbot.slack.listeners import register_all
 from incidentbot.slack.listeners.context import Services
 from incidentbot.store.db import make_engine, migrate, ping
@@ -53,6 +55,7 @@ class Runtime:
     bolt: App
     scheduler: BackgroundScheduler
     timers: Timers
+    outbox: Outbox
     executor: TrackingExecutor
     work: TrackingExecutor
     web: WebApp = field(init=False)
@@ -62,12 +65,18 @@ class Runtime:
         database = ping(self.engine)
         scheduler = "running" if self.scheduler.running else "stopped"
         mode = "socket" if self.settings.socket_mode else "http"
-        details = {
+        details: dict[str, Any] = {
             "status": "ok" if database else "degraded",
             "database": "ok" if database else "unreachable",
             "scheduler": scheduler,
             "mode": mode,
         }
+        if database:
+            # Alive and storing: still 200, but say that Slack is behind and by how much.
+            backlog = self.outbox.backlog()
+            details["slack"] = "degraded" if backlog.count else "ok"
+            details["slack_backlog"] = backlog.count
+            details["slack_oldest_undelivered_seconds"] = round(backlog.oldest_seconds, 1)
         return database, details
 
     def wait_idle(self, timeout: float = 20.0) -> bool:
@@ -89,6 +98,7 @@ class Runtime:
                 max_instances=1,
             )
             self.scheduler.start()
+            self.outbox.start()
             log.info("scheduler started", extra={"pending_timers": armed})
 
     def serve(self, *, host: str = "0.0.0.0", port: int | None = None) -> Any:
@@ -98,20 +108,37 @@ class Runtime:
         )
         return self._server
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 9.0) -> bool:
+        """Stop within `timeout` seconds: answer what was read, let post-ack work finish,
+        stop the timers and the outbox. False when some work was still running then;
+        it is left (its rows stay in the database for the next process to finish).
+        """
+        deadline = time.monotonic() + timeout
         if self._server is not None:
-            self._server.close()
-        self.wait_idle(timeout=10)
+            self._server.close(timeout=max(deadline - time.monotonic() - 3.0, 0.5))
+        idle = self.wait_idle(timeout=max(deadline - time.monotonic() - 1.5, 0.1))
+        self.outbox.stop(timeout=max(deadline - time.monotonic() - 1.0, 0.1))
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        self.timers.shutdown()
-        self.executor.shutdown(wait=True)
-        self.work.shutdown(wait=True)
+        self.timers.shutdown(wait=idle)
+        for pool in (self.executor, self.work):
+            pool.shutdown(wait=idle, cancel_futures=not idle)
         self.engine.dispose()
+        return idle
 
 
-def build(settings: Settings, config: Config, *, clock: Clock = utcnow) -> Runtime:
-    """Wire every part; raises `StartupError` for problems an operator must fix."""
+def build(
+    settings: Settings,
+    config: Config,
+    *,
+    clock: Clock = utcnow,
+    pacer: Pacer | None = None,
+) -> Runtime:
+    """Wire every part; raises `StartupError` for problems an operator must fix.
+
+    `pacer` replaces the default one that keeps calls within Slack's rate
+    limits (tests compress those limits together with the stand-in's).
+    """
     engine = make_engine(settings.database_url)
     try:
         migrate(engine)
@@ -123,15 +150,25 @@ def build(settings: Settings, config: Config, *, clock: Clock = utcnow) -> Runti
     _check_token(client)
     metrics = Metrics()
     gateway = SlackGateway(
-        client, on_failure=lambda method, error: metrics.slack_errors.labels(method, error).inc()
+        client,
+        on_failure=lambda method, error: metrics.slack_errors.labels(method, error).inc(),
+        pacer=pacer,
     )
     scheduler = BackgroundScheduler(timezone="UTC")
     timers = Timers(engine=engine, scheduler=scheduler, clock=clock)
+    outbox = Outbox(
+        engine=engine,
+        slack=gateway,
+        clock=clock,
+        policy=RetryPolicy(ceiling=settings.slack_retry_max),
+    )
+    metrics.watch_slack_backlog(outbox.backlog)
     deps = Deps(
         engine=engine,
         config=config,
         slack=gateway,
         timers=timers,
+        outbox=outbox,
         consequences=Consequences(timers),
         metrics=metrics,
         auth=Authorizer(config, gateway),
@@ -170,7 +207,7 @@ def build(settings: Settings, config: Config, *, clock: Clock = utcnow) -> Runti
     register_all(bolt, services)
     metrics.watch_open_incidents(incidents.open_counts)
     runtime = Runtime(
-        settings, config, engine, services, bolt, scheduler, timers, executor, services.work
+        settings, config, engine, services, bolt, scheduler, timers, outbox, executor, services.work
     )
     runtime.web = WebApp(
         None if settings.socket_mode else bolt, runtime.health, metrics, gate=services.gate

@@ -1188,3 +1188,10 @@ def test_sections_check_references_against_declared_names(
     with pytest.raises(ValidationError) as caught:
         _Route.model_validate({"severity": severity}, context=context)
     assert problem_lines(caught.value, {"severity": severity}, _Route) == [f"severity: {problem}"]
+
+
+def test_references_carry_the_environment_only_when_given() -> None:
+    # Sections whose *_env keys name variables check them only against a real environment.
+    assert References.declared({}, Config.DECLARING_TABLES).env is None
+    references = References.declared({}, Config.DECLARING_TABLES, env={"PD_KEY": "k"})
+    assert references.env == {"PD_KEY": "k"}

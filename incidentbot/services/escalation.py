@@ -12,6 +12,10 @@ commit from the stored page rows, each page claimed before it is sent. So:
   and the unique (escalation, cycle, level, target) key both guarantee it);
 - a page is never lost: a process that dies after committing leaves pending
   page rows, which `send_pending` (at start-up and on every poll) delivers;
+- a page Slack could not take (outage, rate limit) becomes `retrying` and is
+  handed to the outbox (`incidentbot.delivery`) in the same transaction; it is
+  sent when Slack is back — unless the escalation was acknowledged or the
+  incident resolved meanwhile, and then its row says so (`page.note`);
 - an escalation starts with the change that calls for it: declaring or raising
   to a severity with a path records a consequence in the same transaction
   (`incidentbot.consequences`), carried out exactly once even if the process
@@ -33,6 +37,7 @@ from sqlmodel import Session
 from incidentbot import consequences as events
 from incidentbot.config import EscalationPath
 from incidentbot.consequences import Consequence
+from incidentbot.delivery import Attempt
 from incidentbot.domain import escalation as steps
 from incidentbot.domain.errors import InvalidChange, NotFound
 from incidentbot.domain.escalation import Step
@@ -43,14 +48,15 @@ from incidentbot.scheduler import AfterCommit
 from incidentbot.services.deps import Deps
 from incidentbot.services.incidents import IncidentService
 from incidentbot.slack import blocks, escalation_blocks
-from incidentbot.slack.gateway import Failure
+from incidentbot.slack.gateway import Failure, transient_error
 from incidentbot.store import escalations, repo
 from incidentbot.store.db import session_scope
-from incidentbot.store.models import Escalation, Page, Timer
+from incidentbot.store.models import Escalation, Page, SlackOutbox, Timer
 
 log = logging.getLogger(__name__)
 
 TIMER_KIND = "escalation"
+PAGE_RETRY = "page"  # outbox kind: a page Slack could not take yet
 PAGE_LEASE = timedelta(minutes=2)  # a page claimed longer ago than this was orphaned
 ORPHAN_AGE = timedelta(seconds=5)  # younger pending pages are still being sent by their step
 
@@ -61,6 +67,7 @@ class Delivery:
 
     reached: list[str] = field(default_factory=list)
     unreachable: list[tuple[str, str]] = field(default_factory=list)
+    waiting: list[tuple[str, str]] = field(default_factory=list)  # until Slack is back
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +88,12 @@ class EscalationService:
         self.config = deps.config
         self.slack = deps.slack
         self.timers = deps.timers
+        self.outbox = deps.outbox
         self.clock = deps.clock
         self.metrics = deps.metrics
         self.incidents = incidents
         deps.timers.register(TIMER_KIND, self._on_timeout)
+        deps.outbox.register(PAGE_RETRY, self._retry_page)
         on = deps.consequences.subscribe
         on(events.DECLARED, "escalation.start_on_declare", self._start_for_severity)
         on(events.SEVERITY_CHANGED, "escalation.start_on_severity", self._start_for_severity)
@@ -182,7 +191,8 @@ class EscalationService:
             targets = self._ack_targets(session, number, escalation_id, incident)
             for esc in targets:
                 esc.acknowledged_by, esc.acknowledged_at = actor, now
-            ids = self._call_off(session, targets, "acknowledged", now)
+            note = f"acknowledged by <@{actor}> before Slack could deliver it"
+            ids = self._call_off(session, targets, "acknowledged", now, note=note)
             if row.acknowledged_at is None:
                 row.acknowledged_at = now  # the MTTA milestone
                 session.add(row)
@@ -193,7 +203,13 @@ class EscalationService:
         if snapshot.channel_id:
             self.slack.invite(snapshot.channel_id, [actor])
             text = f":white_check_mark: <@{actor}> acknowledged ({names}). Escalation stopped."
-            self.slack.post(snapshot.channel_id, text=text, blocks=blocks.notice(text)[1])
+            self.outbox.post(
+                snapshot.channel_id,
+                text=text,
+                blocks=blocks.notice(text)[1],
+                incident_id=number,
+                label="the acknowledgement notice",
+            )
         note = f":white_check_mark: Acknowledged by <@{actor}> {blocks.when(now)}."
         self._close_dms(ids, snapshot, note)
         return Outcome(snapshot, tuple(e.path for e in targets))  # the paths acknowledged
@@ -234,20 +250,27 @@ class EscalationService:
         now: datetime,
     ) -> AfterCommit:
         reason = f"{incident.label} was resolved"
-        ids = self._call_off(session, running, "cancelled", now)
+        ids = self._call_off(session, running, "cancelled", now, note=f"called off: {reason}")
         names = ", ".join(f"`{e.path}`" for e in running)
         self._entry(session, incident.number, "escalation", "", now, f"Cancelled {names}: {reason}")
         return lambda: self._close_dms(ids, incident, f"No action needed: {reason}.")
 
     def _call_off(
-        self, session: Session, running: Sequence[Escalation], state: str, now: datetime
+        self,
+        session: Session,
+        running: Sequence[Escalation],
+        state: str,
+        now: datetime,
+        *,
+        note: str,
     ) -> list[int]:
-        """End escalations: no more timeouts, unsent pages withdrawn. Their ids."""
+        """End escalations: no more timeouts, unsent pages withdrawn (`note` says why).
+        Their ids."""
         for esc in running:
             esc.state, esc.ended_at, esc.next_at = state, now, None
             session.add(esc)
             self.timers.cancel(session, key_prefix=f"esc:{esc.id}:")
-            escalations.cancel_pending_pages(session, escalation_id=int(esc.id or 0))
+            escalations.cancel_pending_pages(session, escalation_id=int(esc.id or 0), note=note)
         return [int(e.id or 0) for e in running]
 
     # -- the timer: one level timed out ---------------------------------------------
@@ -336,11 +359,15 @@ class EscalationService:
         self._entry(session, esc.incident_id, "exhausted", "", now, text)
 
         def tell() -> None:
+            label, number = "the escalation-exhausted notice", incident.number
             if incident.channel_id:
-                self.slack.post(incident.channel_id, text=text, blocks=blocks.notice(text)[1])
+                notice = blocks.notice(text)[1]
+                self.outbox.post(
+                    incident.channel_id, text=text, blocks=notice, incident_id=number, label=label
+                )
             if incident.ic:
                 dm = f"{text} ({incident.label}, {blocks.channel(incident.channel_id)})"
-                self.slack.try_call("chat.postMessage", channel=incident.ic, text=dm)
+                self.outbox.post(incident.ic, text=dm, incident_id=number, label=f"{label} DM")
 
         return tell
 
@@ -353,7 +380,10 @@ class EscalationService:
             state = self._send_page(plan, page_id, target, delivery)
             running = state if state is not None else running
         if running:
-            self._announce(plan, delivery)
+            # Only pages waiting for Slack: say so now if the channel can hear it; if it
+            # cannot, the outbox announces each page as it is delivered instead.
+            waiting_only = not (delivery.reached or delivery.unreachable)
+            self._announce(plan, delivery, now_only=waiting_only)
 
     def send_pending(self) -> int:
         """Deliver pages left pending by a process that stopped before sending them."""
@@ -404,6 +434,24 @@ class EscalationService:
                 session, page_id=page_id, now=now, lease_cutoff=now - PAGE_LEASE
             ):
                 return None  # sent, withdrawn, or being sent by another process
+        return self._page(plan, page_id, target, delivery, already=[])
+
+    def _page(
+        self,
+        plan: StepPlan,
+        page_id: int,
+        target: str,
+        delivery: Delivery,
+        *,
+        already: list[dict[str, str]],
+    ) -> bool:
+        """DM everyone behind `target` not reached yet; whether the escalation still runs.
+
+        Failures that pass (Slack down, rate-limited) leave the page `retrying`
+        with an outbox row; the people already reached are kept, so nobody gets
+        the same page twice.
+        """
+        now = self.clock()
         users, unreachable = self._resolve(target)
         text, dm = escalation_blocks.page_dm(
             plan.incident,
@@ -412,8 +460,10 @@ class EscalationService:
             step=plan.label,
             paged_by=plan.paged_by,
         )
-        deliveries = []
+        deliveries, done = list(already), {d["user"] for d in already}
         for user_id in users:
+            if user_id in done:
+                continue
             sent = self.slack.post(user_id, text=text, blocks=dm)
             if isinstance(sent, Failure):
                 unreachable.append((f"<@{user_id}>", sent.error))
@@ -421,10 +471,87 @@ class EscalationService:
             deliveries.append(
                 {"user": user_id, "channel": str(sent["channel"]), "ts": str(sent["ts"])}
             )
-        self.metrics.pages.inc(len(deliveries))
-        delivery.reached += [d["user"] for d in deliveries]
+        reached = [d["user"] for d in deliveries if d["user"] not in done]
+        self.metrics.pages.inc(len(reached))
+        delivery.reached += reached
+        waiting = [(t, e) for t, e in unreachable if transient_error(e)]
+        if waiting:
+            delivery.waiting += waiting
+            return self._keep_for_retry(plan, page_id, target, deliveries, waiting)
         delivery.unreachable += unreachable
         return self._record_page(plan, page_id, target, now, deliveries, unreachable)
+
+    def _keep_for_retry(
+        self,
+        plan: StepPlan,
+        page_id: int,
+        target: str,
+        deliveries: list[dict[str, str]],
+        waiting: list[tuple[str, str]],
+    ) -> bool:
+        """Hand the page to the outbox (same transaction); whether the escalation still runs."""
+        note = "waiting for Slack: " + ", ".join(f"{t} ({e})" for t, e in waiting)
+        with session_scope(self.engine) as session:
+            page = escalations.keep_for_retry(
+                session, page_id=page_id, deliveries=list(deliveries), note=note
+            )
+            if page is not None:
+                user = steps.target_kind(target) == "user"
+                who = f"<@{target}>" if user else f"`{escape(target)}`"
+                self.outbox.add(
+                    session,
+                    kind=PAGE_RETRY,
+                    label=f"the page to {who} ({plan.label})",
+                    incident_id=plan.incident.number,
+                    payload={"page_id": page_id},
+                    created_at=page.created_at,
+                    error=waiting[0][1],
+                )
+            esc = session.get(Escalation, plan.escalation_id)
+            return esc is not None and esc.state == "running"
+
+    def _retry_page(self, row: SlackOutbox) -> Attempt:
+        """Outbox handler: send a page Slack could not take, if it still means something."""
+        page_id = int(row.payload["page_id"])
+        with session_scope(self.engine) as session:
+            page = session.get(Page, page_id)
+            if page is None or page.status != "retrying":
+                status = page.status if page else "gone"
+                return Attempt("skipped", (page.note if page else None) or f"page {status}")
+            esc = session.get(Escalation, page.escalation_id)
+            path = self.config.escalation.get(esc.path) if esc else None
+            incident = self.incidents.read(session, page.incident_id)
+            if esc is None or path is None or esc.state != "running" or incident.resolved:
+                note = "the escalation was over before Slack could deliver it"
+                escalations.finish_page(
+                    session,
+                    page_id=page_id,
+                    status="cancelled",
+                    at=self.clock(),
+                    deliveries=list(page.deliveries or []),
+                    unreachable=[],
+                    note=note,
+                )
+                return Attempt("skipped", note)
+            step = Step(page.cycle, page.level)
+            current = step == Step(esc.cycle, esc.level)
+            last = steps.next_step(path, step) is None
+            plan = StepPlan(
+                escalation_id=int(esc.id or 0),
+                incident=incident,
+                label=steps.describe_step(path, step),
+                next_at=esc.next_at if current and not last else None,
+                paged_by=esc.started_by,
+                pages=((page_id, page.target),),
+            )
+            already, target = list(page.deliveries or []), page.target
+        delivery = Delivery()
+        running = self._page(plan, page_id, target, delivery, already=already)
+        if delivery.waiting:
+            return Attempt("retry", ", ".join(e for _t, e in delivery.waiting))
+        if running:
+            self._announce(plan, delivery)
+        return Attempt("delivered")
 
     def _record_page(
         self,
@@ -484,16 +611,29 @@ class EscalationService:
             return [], [(target, members.error)]
         return sorted(members), ([] if members else [(target, "empty_usergroup")])
 
-    def _announce(self, plan: StepPlan, delivery: Delivery) -> None:
-        if plan.incident.channel_id is None:
+    def _announce(self, plan: StepPlan, delivery: Delivery, *, now_only: bool = False) -> None:
+        """Tell the channel who was paged (`now_only`: not worth delivering late)."""
+        channel = plan.incident.channel_id
+        if channel is None:
             return
         text = escalation_blocks.paged_notice(
             step=plan.label,
             reached=delivery.reached,
-            unreachable=delivery.unreachable,
+            unreachable=delivery.unreachable
+            + [(t, f"{e}; retrying until Slack takes it") for t, e in delivery.waiting],
             next_at=plan.next_at,
         )
-        self.slack.post(plan.incident.channel_id, text=text, blocks=blocks.notice(text)[1])
+        notice = blocks.notice(text)[1]
+        if now_only:
+            self.slack.post(channel, text=text, blocks=notice)
+            return
+        self.outbox.post(
+            channel,
+            text=text,
+            blocks=notice,
+            incident_id=plan.incident.number,
+            label="the paging notice",
+        )
 
     def _close_dms(
         self, escalation_ids: Sequence[int], snapshot: IncidentSnapshot, note: str
@@ -504,7 +644,15 @@ class EscalationService:
             deliveries = [d for p in pages for d in (p.deliveries or [])]
         text, closed = escalation_blocks.page_dm_closed(snapshot, note)
         for d in deliveries:
-            self.slack.update(d["channel"], d["ts"], text=text, blocks=closed)
+            self.outbox.call(
+                "chat.update",
+                channel=d["channel"],
+                ts=d["ts"],
+                text=text,
+                blocks=closed,
+                incident_id=snapshot.number,
+                label=f"the edit of <@{d['user']}>'s page",
+            )
 
     # -- helpers ---------------------------------------------------------------------
     def _path(self, name: str) -> EscalationPath:
