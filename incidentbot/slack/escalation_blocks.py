@@ -14,11 +14,16 @@ from incidentbot.domain.text import escaped_within, one_line, truncate
 from incidentbot.slack import ids
 from incidentbot.slack.blocks import (
     Blocks,
+    actions,
     button,
     channel,
     context,
+    input_block,
+    modal,
+    option,
     section,
     severity_badge,
+    static_select,
     user,
     when,
 )
@@ -37,14 +42,11 @@ def page_dm(
             f"declared by {user(s.declared_by)} {when(s.declared_at)}\n"
             f"Channel: {channel(s.channel_id)} · {step} (started by {user(paged_by)})"
         ),
-        {
-            "type": "actions",
-            "block_id": "page_actions",
-            "elements": [
-                button("Acknowledge", ids.ACK_PAGE, str(escalation_id), style="primary"),
-                button("Join channel", ids.JOIN_CHANNEL, str(s.number)),
-            ],
-        },
+        actions(
+            button("Acknowledge", ids.ACK_PAGE, str(escalation_id), style="primary"),
+            button("Join channel", ids.JOIN_CHANNEL, str(s.number)),
+            block_id="page_actions",
+        ),
     ]
     return text, blocks
 
@@ -82,37 +84,15 @@ def picker_modal(config: Config, *, number: int, label: str, now: datetime) -> d
     """Choose an escalation path; shows who each level would page right now."""
     paths = list(config.escalation.values())[:100]
     options = [
-        {
-            "text": {"type": "plain_text", "text": truncate(p.name, 75)},
-            "value": p.name,
-            "description": {
-                "type": "plain_text",
-                "text": truncate(f"{len(p.levels)} level(s), repeats {p.repeat} time(s)", 75),
-            },
-        }
+        option(p.name, p.name, f"{len(p.levels)} level(s), repeats {p.repeat} time(s)")
         for p in paths
     ]
     blocks: Blocks = [section(f"Who should be paged for *{label}*?")]
     for path in paths[:40]:
         lines = "\n".join(preview(path, config.schedules, now))
         blocks.append(section(truncate(f"*{path.name}*\n{lines}", 3000)))
-    blocks.append(
-        {
-            "type": "input",
-            "block_id": ids.PATH,
-            "label": {"type": "plain_text", "text": "Escalation path"},
-            "element": {"type": "static_select", "action_id": ids.PATH, "options": options},
-        }
-    )
-    return {
-        "type": "modal",
-        "callback_id": ids.ESCALATE_VIEW,
-        "title": {"type": "plain_text", "text": truncate(f"Escalate {label}", 24)},
-        "submit": {"type": "plain_text", "text": "Page"},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "private_metadata": str(number),
-        "blocks": blocks,
-    }
+    blocks.append(input_block(ids.PATH, "Escalation path", static_select(options)))
+    return modal(ids.ESCALATE_VIEW, f"Escalate {label}", "Page", blocks, str(number))
 
 
 def path_list(config: Config) -> str:
