@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
 import string
 import tomllib
@@ -37,6 +38,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from incidentbot.durations import parse_duration
+from incidentbot.providers.config import OpsgenieConfig, PagerDutyConfig, parse_providers
 
 __all__ = [
     "BUILTIN_ROLES",
@@ -440,6 +442,8 @@ class Config:
     permissions: Permissions
     timeline: TimelineConfig
     source: str
+    pagerduty: PagerDutyConfig | None = None  # [pagerduty] (PRODUCT.md §10)
+    opsgenie: OpsgenieConfig | None = None  # [opsgenie]
 
     def severity(self, name: str) -> Severity | None:
         """The severity called ``name`` (case-insensitive), or None."""
@@ -538,14 +542,19 @@ _TOP_KEYS = (
     "schedules",
     "permissions",
     "timeline",
+    "pagerduty",
+    "opsgenie",
 )
 
 
-def parse_config(data: Mapping[str, Any], source: str) -> Config:
+def parse_config(
+    data: Mapping[str, Any], source: str, *, env: Mapping[str, str] | None = None
+) -> Config:
     """Validate already-parsed TOML ``data`` into a ``Config``.
 
-    ``source`` names the origin in error messages. Raises ``ConfigError``
-    listing every problem.
+    ``source`` names the origin in error messages. ``env`` (default:
+    ``os.environ``) holds the secrets that ``*_env`` keys name. Raises
+    ``ConfigError`` listing every problem.
     """
     if not isinstance(data, Mapping):
         raise ConfigError(f"expected a table at the top level, got {_show(data)}", source)
@@ -556,6 +565,7 @@ def parse_config(data: Mapping[str, Any], source: str) -> Config:
     # "unknown".
     schedule_names = _declared_names(data.get("schedules"))
     path_names = _declared_names(data.get("escalation"))
+    provider_names = _provider_names(data)
 
     channels = _parse_channels(c, data)
     mark = c.mark()
@@ -563,10 +573,14 @@ def parse_config(data: Mapping[str, Any], source: str) -> Config:
     default_severity = _parse_default_severity(c, data, severities if c.clean_since(mark) else None)
     statuses, mitigated_status = _parse_statuses(c, data)
     roles = _parse_roles(c, data.get("roles"))
-    escalation = _parse_escalation(c, data.get("escalation"), schedule_names)
+    escalation = _parse_escalation(c, data.get("escalation"), schedule_names, provider_names)
     schedules = _parse_schedules(c, data.get("schedules"))
     permissions = _parse_permissions(c, data.get("permissions"))
     timeline = _parse_timeline(c, data.get("timeline"))
+    pagerduty, opsgenie, provider_problems = parse_providers(
+        data, os.environ if env is None else env
+    )
+    c.problems += provider_problems
 
     if c.problems:
         raise ConfigError(c.problems, source)
@@ -582,12 +596,26 @@ def parse_config(data: Mapping[str, Any], source: str) -> Config:
         permissions=permissions,
         timeline=timeline,
         source=source,
+        pagerduty=pagerduty,
+        opsgenie=opsgenie,
     )
 
 
 def _keys(cls: type) -> tuple[str, ...]:
     """The TOML keys of a table that maps one-to-one onto a dataclass."""
     return tuple(f.name for f in fields(cls))
+
+
+def _provider_names(data: Mapping[str, Any]) -> dict[str, frozenset[str] | None]:
+    """Names declared under ``[pagerduty.services]`` and ``[opsgenie.teams]``, by target prefix."""
+    names: dict[str, frozenset[str] | None] = {}
+    for prefix, table, key in (
+        ("pagerduty", "pagerduty", "services"),
+        ("opsgenie", "opsgenie", "teams"),
+    ):
+        raw = data.get(table)
+        names[prefix] = _declared_names(raw.get(key) if isinstance(raw, Mapping) else None)
+    return names
 
 
 def _declared_names(raw: object) -> frozenset[str] | None:
@@ -696,26 +724,33 @@ def _parse_roles(c: _Checker, raw: object) -> tuple[RoleDef, ...]:
 
 
 def _parse_escalation(
-    c: _Checker, raw: object, schedule_names: frozenset[str] | None
+    c: _Checker,
+    raw: object,
+    schedule_names: frozenset[str] | None,
+    provider_names: Mapping[str, frozenset[str] | None],
 ) -> dict[str, EscalationPath]:
     paths: dict[str, EscalationPath] = {}
     for name, path, table in c.named_tables(raw, "escalation", "escalation path"):
         c.check_keys(table, path, ("repeat", "levels"))
         repeat = c.get(table, "repeat", path, _int_between(0, 10), 0)
-        levels = _parse_levels(c, table, path, schedule_names)
+        levels = _parse_levels(c, table, path, schedule_names, provider_names)
         paths[name] = EscalationPath(name=name, levels=levels, repeat=repeat)
     return paths
 
 
 def _parse_levels(
-    c: _Checker, table: Mapping[str, Any], path: str, schedule_names: frozenset[str] | None
+    c: _Checker,
+    table: Mapping[str, Any],
+    path: str,
+    schedule_names: frozenset[str] | None,
+    provider_names: Mapping[str, frozenset[str] | None],
 ) -> tuple[EscalationLevel, ...]:
     raw = table.get("levels")
     if raw is None:
         c.add(f"{path}.levels", "required (at least one level with targets and a timeout)")
     elif isinstance(raw, list) and not raw:
         c.add(f"{path}.levels", "must have at least one level")
-    as_target = _target_converter(schedule_names)
+    as_target = _target_converter(schedule_names, provider_names)
     levels: list[EscalationLevel] = []
     for level_path, level in c.tables(raw, f"{path}.levels"):
         c.check_keys(level, level_path, _keys(EscalationLevel))
@@ -992,23 +1027,37 @@ def _as_admin(value: str) -> str:
     )
 
 
-def _target_converter(schedule_names: frozenset[str] | None) -> Callable[[str], str]:
-    """Escalation targets: users, user groups, emails or ``schedule:<name>``."""
+_NAMED_TARGETS = {
+    "schedule": "schedule",
+    "pagerduty": "PagerDuty service",
+    "opsgenie": "Opsgenie team",
+}
+
+
+def _target_converter(
+    schedule_names: frozenset[str] | None,
+    provider_names: Mapping[str, frozenset[str] | None] | None = None,
+) -> Callable[[str], str]:
+    """Escalation targets: users, user groups, emails, ``schedule:<name>``,
+    ``pagerduty:<service>`` or ``opsgenie:<team>``."""
+    declared = {"schedule": schedule_names, **(provider_names or {})}
 
     def convert(value: str) -> str:
-        prefix, sep, schedule = value.partition(":")
-        if sep and prefix.lower() == "schedule":
-            name = schedule.strip().lower()
-            if schedule_names is not None and name not in schedule_names:
-                raise ValueError(_unknown("schedule", name, schedule_names))
-            return f"schedule:{name}"
+        prefix, sep, rest = value.partition(":")
+        kind = prefix.lower()
+        if sep and kind in _NAMED_TARGETS:
+            name = rest.strip().lower()
+            known = declared.get(kind, frozenset())
+            if known is not None and name not in known:
+                raise ValueError(_unknown(_NAMED_TARGETS[kind], name, known))
+            return f"{kind}:{name}"
         if _USER_ID_RE.fullmatch(value) or _GROUP_ID_RE.fullmatch(value):
             return value
         if _EMAIL_RE.fullmatch(value):
             return value
         raise ValueError(
-            'expected a user ID ("U…"), a user group ID ("S…"), an email or '
-            f'"schedule:<name>", got {_show(value)}'
+            'expected a user ID ("U…"), a user group ID ("S…"), an email, "schedule:<name>", '
+            f'"pagerduty:<service>" or "opsgenie:<team>", got {_show(value)}'
         )
 
     return convert

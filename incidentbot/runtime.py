@@ -20,6 +20,8 @@ from incidentbot.scheduler import Timers
 from incidentbot.services.escalation import EscalationService
 from incidentbot.services.home import HomeService
 from incidentbot.services.incidents import Clock, IncidentService, utcnow
+from incidentbot.services.provider_webhooks import ProviderWebhooks
+from incidentbot.services.providers import ProviderService
 from incidentbot.services.reports import ReportService
 from incidentbot.services.timeline import TimelineService
 from incidentbot.services.updates import UpdateService
@@ -51,6 +53,8 @@ class Runtime:
     timers: Timers
     executor: TrackingExecutor
     work: TrackingExecutor
+    providers: ProviderService | None = None
+    webhooks: ProviderWebhooks | None = None
     web: WebApp = field(init=False)
     _server: Any = field(default=None, repr=False)
 
@@ -84,6 +88,22 @@ class Runtime:
                 coalesce=True,
                 max_instances=1,
             )
+            if self.providers is not None and self.webhooks is not None:
+                # PagerDuty/Opsgenie events due (retries, or left by a killed process),
+                # and webhooks answered but not yet acted on.
+                for job, seconds in (
+                    (self.providers.deliver_due, 1),
+                    (self.webhooks.process_pending, 5),
+                ):
+                    self.scheduler.add_job(
+                        job,
+                        "interval",
+                        seconds=seconds,
+                        id=f"providers-{job.__name__}",
+                        replace_existing=True,
+                        coalesce=True,
+                        max_instances=1,
+                    )
             self.scheduler.start()
             log.info("scheduler started", extra={"pending_timers": armed})
 
@@ -126,6 +146,8 @@ def build(settings: Settings, config: Config, *, clock: Clock = utcnow) -> Runti
     incidents = IncidentService(
         engine=engine, config=config, slack=gateway, timers=timers, clock=clock
     )
+    providers = ProviderService(engine=engine, config=config, slack=gateway, clock=clock)
+    providers.subscribe(incidents)
     escalations = EscalationService(
         engine=engine,
         config=config,
@@ -134,6 +156,7 @@ def build(settings: Settings, config: Config, *, clock: Clock = utcnow) -> Runti
         incidents=incidents,
         clock=clock,
         metrics=metrics,
+        providers=providers,
     )
     updates = UpdateService(
         engine=engine, config=config, slack=gateway, incidents=incidents, timers=timers, clock=clock
@@ -169,8 +192,25 @@ def build(settings: Settings, config: Config, *, clock: Clock = utcnow) -> Runti
     runtime = Runtime(
         settings, config, engine, services, bolt, scheduler, timers, executor, services.work
     )
+    runtime.providers = providers
+    runtime.webhooks = ProviderWebhooks(
+        engine=engine,
+        config=config,
+        escalations=escalations,
+        clock=clock,
+        submit=services.work.submit,
+    )
+
+    def webhooks(provider: str, raw: bytes, headers: Any) -> tuple[int, dict[str, Any]]:
+        answer = runtime.webhooks.receive(provider, raw, headers)  # type: ignore[union-attr]
+        return answer.status, answer.body
+
     runtime.web = WebApp(
-        None if settings.socket_mode else bolt, runtime.health, metrics, gate=services.gate
+        None if settings.socket_mode else bolt,
+        runtime.health,
+        metrics,
+        gate=services.gate,
+        webhooks=webhooks,
     )
     return runtime
 

@@ -41,12 +41,17 @@ def describe_step(path: EscalationPath, step: Step) -> str:
 
 # -- targets --------------------------------------------------------------------------
 SCHEDULE_PREFIX = "schedule:"
+PROVIDER_KINDS = ("pagerduty", "opsgenie")  # `pagerduty:<service>`, `opsgenie:<team>`
 
 
 def target_kind(target: str) -> str:
-    """`user`, `email`, `group` or `schedule` (config validation guarantees one fits)."""
+    """`user`, `email`, `group`, `schedule`, `pagerduty` or `opsgenie`
+    (config validation guarantees one fits)."""
     if target.startswith(SCHEDULE_PREFIX):
         return "schedule"
+    prefix, sep, _ = target.partition(":")
+    if sep and prefix in PROVIDER_KINDS:
+        return prefix
     if "@" in target:
         return "email"
     if target.startswith("S"):
@@ -84,4 +89,17 @@ def _plain(target: str | None) -> str:
         return f"<@{target}>"  # a user mention in a modal notifies nobody
     if kind == "group":
         return f"group {target}"
+    if kind in PROVIDER_KINDS:
+        return provider_label(target)
     return target
+
+
+def is_provider(target: str) -> bool:
+    """Whether `target` is paged through PagerDuty or Opsgenie rather than by Slack DM."""
+    return target_kind(target) in PROVIDER_KINDS
+
+
+def provider_label(target: str) -> str:
+    """`PagerDuty service payments` / `Opsgenie team dba`."""
+    kind, _, name = target.partition(":")
+    return f"PagerDuty service `{name}`" if kind == "pagerduty" else f"Opsgenie team `{name}`"

@@ -30,16 +30,17 @@ from incidentbot.config import Config, EscalationPath
 from incidentbot.domain import escalation as steps
 from incidentbot.domain.errors import InvalidChange, NotFound
 from incidentbot.domain.escalation import Step
-from incidentbot.domain.text import escape
+from incidentbot.domain.text import escape, escaped_within
 from incidentbot.metrics import Metrics
 from incidentbot.scheduler import AfterCommit, Timers
 from incidentbot.services.incidents import IncidentService
+from incidentbot.services.providers import TOOL_NAMES, ProviderService
 from incidentbot.services.snapshot import IncidentSnapshot
 from incidentbot.slack import blocks, escalation_blocks
 from incidentbot.slack.gateway import Failure, SlackGateway
 from incidentbot.store import repo
 from incidentbot.store.db import session_scope
-from incidentbot.store.models import Escalation, Page, Timer
+from incidentbot.store.models import Escalation, Incident, Page, Timer
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +73,11 @@ class EscalationService:
         incidents: IncidentService,
         clock: Callable[[], datetime],
         metrics: Metrics | None = None,
+        providers: ProviderService | None = None,
     ) -> None:
         self.engine = engine
         self.metrics = metrics
+        self.providers = providers
         self.config = config
         self.slack = slack
         self.timers = timers
@@ -167,8 +170,18 @@ class EscalationService:
             names = ", ".join(f"`{e.path}`" for e in targets)
             self._entry(session, number, "ack", actor, now, f"Acknowledged {names}")
             ids = [int(e.id or 0) for e in targets]
+            if self.providers is not None:  # PagerDuty/Opsgenie acknowledge, same transaction
+                self.providers.record_followups(
+                    session,
+                    number=number,
+                    action="acknowledge",
+                    by=f"Slack user {actor}",
+                    escalation_ids=ids,
+                )
         if self.metrics is not None:
             self.metrics.acks.inc(len(targets))
+        if self.providers is not None:
+            self.providers.deliver_for_incident(number)
         snapshot = self.incidents.get(number)
         if snapshot.channel_id:
             self.slack.invite(snapshot.channel_id, [actor])
@@ -177,6 +190,104 @@ class EscalationService:
         note = f":white_check_mark: Acknowledged by <@{actor}> {blocks.when(now)}."
         self._close_dms(ids, snapshot, note)
         return AckResult(snapshot, tuple(e.path for e in targets))
+
+    def acknowledge_external(
+        self, number: int, *, tool: str, who: str, key: str, delivery: str
+    ) -> str:
+        """An acknowledgement made in PagerDuty or Opsgenie (`tool`) by `who`.
+
+        Stops every running escalation, records MTTA, acknowledges the other
+        providers paged (not `key`, which is where it came from) and tells
+        the channel. Idempotent per `delivery`; returns what happened.
+        """
+        now, name = self.clock(), TOOL_NAMES[tool]
+        shown = escaped_within(who, 100)  # the provider's text: literal, never a mention
+        with session_scope(self.engine) as session:
+            row = repo.get_incident(session, number=number, lock=True)
+            if row is None or row.resolved_at is not None:
+                return "incident resolved"
+            running = self._running(session, number)
+            stopped = bool(running) or row.acknowledged_at is None
+            names = ", ".join(f"`{e.path}`" for e in running)
+            text = f"Acknowledged in {name} by {shown}" + (f" ({names})" if names else "")
+            entry = repo.add_entry(
+                session,
+                incident_id=number,
+                kind="ack",
+                actor="",
+                at=now,
+                text=text,
+                source=tool,
+                dedup_key=f"webhook:{delivery}",
+            )
+            if entry is None:
+                return "duplicate"
+            for esc in running:
+                esc.state, esc.acknowledged_by, esc.acknowledged_at = "acknowledged", tool, now
+                esc.ended_at, esc.next_at = now, None
+                session.add(esc)
+                self.timers.cancel(session, key_prefix=f"esc:{esc.id}:")
+                self._cancel_pages(session, int(esc.id or 0))
+            if row.acknowledged_at is None:
+                row.acknowledged_at = now  # the MTTA milestone counts provider acks too
+                session.add(row)
+            ids = [int(e.id or 0) for e in running]
+            if self.providers is not None:
+                self.providers.record_followups(
+                    session,
+                    number=number,
+                    action="acknowledge",
+                    by=f"{who} in {name}",
+                    escalation_ids=ids,
+                    skip_key=key,
+                )
+        if self.providers is not None:
+            self.providers.deliver_for_incident(number)
+        if not stopped:
+            return "already acknowledged"  # e.g. the echo of our own acknowledge
+        if self.metrics is not None and running:
+            self.metrics.acks.inc(len(running))
+        snapshot = self.incidents.get(number)
+        stop = f" ({names}). Escalation stopped." if names else "."
+        if snapshot.channel_id:
+            notice = f":white_check_mark: {shown} acknowledged in {name}{stop}"
+            self.slack.post(snapshot.channel_id, text=notice, blocks=blocks.notice(notice)[1])
+        if ids:
+            note = f":white_check_mark: Acknowledged in {name} by {shown} {blocks.when(now)}."
+            self._close_dms(ids, snapshot, note)
+        return "acknowledged"
+
+    def resolved_externally(
+        self, number: int, *, tool: str, who: str, url: str | None, delivery: str
+    ) -> str:
+        """A resolution in PagerDuty/Opsgenie: announced, never resolves the incident."""
+        name, shown = TOOL_NAMES[tool], escaped_within(who, 100)
+        with session_scope(self.engine) as session:
+            row = repo.get_incident(session, number=number)
+            if row is None or row.resolved_at is not None:
+                return "incident resolved"  # the echo of our own resolve
+            text = f"The {name} alert was resolved by {shown}"
+            entry = repo.add_entry(
+                session,
+                incident_id=number,
+                kind="provider",
+                actor="",
+                at=self.clock(),
+                text=text,
+                source=tool,
+                dedup_key=f"webhook:{delivery}",
+            )
+            channel = row.channel_id
+        if entry is None:
+            return "duplicate"
+        if channel:
+            link = f" (<{url}|open in {name}>)" if url else ""
+            notice = (
+                f":information_source: {text}{link}. The incident stays open here: "
+                "`/incident resolve` when it is over."
+            )
+            self.slack.post(channel, text=notice, blocks=blocks.notice(notice)[1])
+        return "announced"
 
     def _ack_targets(
         self, session: Session, number: int, escalation_id: int | None, incident: IncidentSnapshot
@@ -192,7 +303,9 @@ class EscalationService:
         if esc is None or esc.incident_id != number:
             raise NotFound("That page no longer exists.")
         if esc.state == "acknowledged":
-            raise InvalidChange(f"Already acknowledged by <@{esc.acknowledged_by}>.")
+            by = esc.acknowledged_by or ""
+            who = f"someone in {TOOL_NAMES[by]}" if by in TOOL_NAMES else f"<@{by}>"
+            raise InvalidChange(f"Already acknowledged by {who}.")
         if esc.state != "running":
             raise InvalidChange(f"This escalation is over ({esc.state}); nothing to acknowledge.")
         return [esc]
@@ -273,6 +386,11 @@ class EscalationService:
             session.add(page)
             session.flush()
             page_ids.append(int(page.id or 0))
+            if self.providers is not None and steps.is_provider(target):
+                incident = session.get(Incident, esc.incident_id)
+                assert incident is not None
+                label = steps.describe_step(path, step).replace("`", "")
+                self.providers.record_trigger(session, incident=incident, page=page, step=label)
         self.timers.schedule(
             session,
             kind=TIMER_KIND,
@@ -355,6 +473,9 @@ class EscalationService:
         if not running:
             self._finish_page(page_id, "cancelled", [], [])
             return
+        if steps.is_provider(target):
+            self._send_provider_page(page_id, target, delivery)
+            return
         snapshot = self.incidents.get(number)
         users, unreachable = self._resolve(target)
         text, dm = escalation_blocks.page_dm(
@@ -390,6 +511,18 @@ class EscalationService:
                 data={"page": page_id, "users": [d["user"] for d in deliveries]},
                 dedup_key=f"page:{page_id}",
             )
+
+    def _send_provider_page(self, page_id: int, target: str, delivery: Delivery) -> None:
+        """Send a provider target's trigger now (first attempt; the outbox retries)."""
+        result = self.providers.deliver_for_page(page_id) if self.providers else None
+        if result is None or result.kind == "sent":
+            # None: another process is sending it or it was settled already.
+            delivery.reached.append(target)
+        elif result.kind == "retry":
+            detail = escaped_within(result.detail, 200)  # the provider's words: shown literally
+            delivery.unreachable.append((target, f"{detail}; retrying"))
+        else:
+            delivery.unreachable.append((target, escaped_within(result.detail, 200)))
 
     def _finish_page(
         self,

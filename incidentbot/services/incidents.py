@@ -73,6 +73,9 @@ class IncidentService:
         self.auth = Authorizer(config, slack)
         # Other services (escalation, reminders) subscribe to incident events.
         self.listeners: list[Listener] = []
+        # Called inside the transaction of a change that emits an event, so that
+        # its durable consequences (provider events) commit with it.
+        self.in_transaction: list[Callable[[Session, str, Incident, str], None]] = []
         timers.register(SETUP_TIMER, self._on_setup_timer)
 
     # -- queries -------------------------------------------------------------------
@@ -390,6 +393,8 @@ class IncidentService:
         with session_scope(self.engine) as session:
             incident = self._load(session, number, lock=True)
             notice = apply(session, incident, now)
+            for hook in self.in_transaction if event else ():
+                hook(session, event or "", incident, actor)
             if incident.acknowledged_at is None and actor == self._ic(session, number):
                 incident.acknowledged_at = now  # the IC's first action counts as acknowledgement
             incident.updated_at = now

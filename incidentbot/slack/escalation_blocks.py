@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from incidentbot.config import Config
-from incidentbot.domain.escalation import preview
+from incidentbot.domain.escalation import is_provider, preview, provider_label
 from incidentbot.domain.text import escaped_within, one_line, truncate
 from incidentbot.services.snapshot import IncidentSnapshot
 from incidentbot.slack import ids
@@ -65,7 +65,7 @@ def paged_notice(
     next_at: datetime | None,
 ) -> str:
     """What the incident channel is told after a level was paged."""
-    who = ", ".join(user(u) for u in reached) or "nobody"
+    who = ", ".join(provider_label(u) if is_provider(u) else user(u) for u in reached) or "nobody"
     lines = [f":pager: Paged {who} — {step}."]
     if unreachable:
         missed = ", ".join(f"`{escaped_within(t, 100)}` ({error})" for t, error in unreachable)
