@@ -65,6 +65,22 @@ def on_call(target: str, schedules: Mapping[str, Schedule], at: datetime) -> str
     return schedule.on_call(at) if schedule else None
 
 
+@dataclass(frozen=True, slots=True)
+class Shift:
+    """Who holds a schedule now and until when, and who takes over then."""
+
+    schedule: str
+    now: str
+    until: datetime
+    next: str
+
+
+def shift(schedule: Schedule, at: datetime) -> Shift:
+    index = (at - schedule.start) // schedule.rotation
+    until = schedule.start + (index + 1) * schedule.rotation
+    return Shift(schedule.name, schedule.on_call(at), until, schedule.on_call(until))
+
+
 def preview(path: EscalationPath, schedules: Mapping[str, Schedule], at: datetime) -> list[str]:
     """One line per level: who it would page right now and its timeout."""
     lines = []

@@ -18,7 +18,8 @@ from incidentbot.domain import commands
 from incidentbot.domain.commands import Command, CommandError
 from incidentbot.domain.errors import NotAnIncidentChannel
 from incidentbot.domain.incident import check_open
-from incidentbot.slack import blocks
+from incidentbot.domain.text import escape, truncate
+from incidentbot.slack import blocks, escalation_blocks
 from incidentbot.slack.listeners import timeline as timeline_handlers
 from incidentbot.slack.listeners.context import Services, problems_text
 from incidentbot.slack.listeners.errors import guarded
@@ -208,6 +209,18 @@ def ack(services: Services, call: Invocation) -> None:
     services.escalations.acknowledge(_n(call), actor=call.user_id)
 
 
+def oncall(services: Services, call: Invocation) -> None:
+    name = call.command.text
+    if name and services.config.schedule(name) is None:
+        known = ", ".join(f"`{s}`" for s in services.config.schedules) or "none configured"
+        shown = escape(truncate(name, 40))
+        raise CommandError(
+            f"Unknown schedule `{shown}`. Schedules: {known}.", commands.usage("oncall")
+        )
+    now = services.incidents.clock()
+    _reply(call, escalation_blocks.oncall_text(services.config, now, name or None))
+
+
 def _n(call: Invocation) -> int:
     assert call.number is not None
     return call.number
@@ -233,4 +246,5 @@ HANDLERS: dict[str, Handler] = {
     "stats": timeline_handlers.stats,
     "escalate": escalate,
     "ack": ack,
+    "oncall": oncall,
 }
