@@ -169,6 +169,9 @@ def test_paging_a_level_triggers_pagerduty_and_opsgenie_next_to_the_dm(
     with Session(bot.runtime.engine) as session:
         statuses = {p.target: p.status for p in session.exec(select(Page)).all()}
     assert statuses == {"pagerduty:payments": "sent", "opsgenie:dba": "sent", "U0BOB": "sent"}
+    pages = [e.text for e in bot.timeline(1) if e.kind == "page"]
+    assert "Paged PagerDuty service `payments` (target `pagerduty:payments`)" in pages
+    assert "Paged Opsgenie team `dba` (target `opsgenie:dba`)" in pages
 
 
 def test_long_titles_are_cut_to_each_providers_limit(

@@ -100,6 +100,9 @@ def test_killed_before_delivery_sends_the_trigger_once_after_restart(
         assert len(page_dms(standin, "U0BOB")) == 1
     finally:
         app.kill()
+    log = (tmp_path / "app.log").read_text()
+    assert "provider event" in log and "result=retry" in log  # what the operator sees …
+    assert env["PD_PAYMENTS_ROUTING_KEY"] not in log  # … never the routing key
 
 
 def test_two_replicas_send_one_trigger(

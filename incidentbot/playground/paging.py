@@ -137,7 +137,8 @@ class PagerDutyStandIn:
     def __init__(self, *, rate_limit: int = 120) -> None:
         self.rate_limit = rate_limit  # events per minute per routing key
         self.services: dict[str, str] = {}  # routing key -> service name
-        self.alerts: dict[tuple[str, str], PagerDutyAlert] = {}
+        self.alerts: dict[tuple[str, str], PagerDutyAlert] = {}  # the latest per key
+        self.opened: list[PagerDutyAlert] = []  # every PagerDuty incident ever opened
         self.accepted: list[dict[str, Any]] = []  # every event answered 202
         self.dropped: list[dict[str, Any]] = []  # acknowledge/resolve that matched no alert
         self.faults: deque[int] = deque()  # statuses to answer before processing anything
@@ -164,7 +165,7 @@ class PagerDutyStandIn:
         return [e for e in self.accepted if action is None or e["event_action"] == action]
 
     def incidents_opened(self) -> int:
-        return len({a.incident_number for a in self.alerts.values()})
+        return len(self.opened)
 
     # -- what a person does in PagerDuty ---------------------------------------------
     def acknowledge(self, dedup_key: str, *, by: str = "Pat Oncall") -> None:
@@ -236,6 +237,7 @@ class PagerDutyStandIn:
                     links=list(event.get("links") or []),
                 )
                 self.alerts[(event["routing_key"], key)] = found
+                self.opened.append(found)
             found.events.append(event)
             return
         if found is None or found.status == "resolved":

@@ -45,7 +45,7 @@ from incidentbot.slack import blocks
 from incidentbot.slack.gateway import SlackGateway
 from incidentbot.store import repo
 from incidentbot.store.db import session_scope
-from incidentbot.store.models import Incident, Page, ProviderEvent
+from incidentbot.store.models import Escalation, Incident, Page, ProviderEvent
 
 log = logging.getLogger(__name__)
 
@@ -311,6 +311,18 @@ class ProviderService:
         if event.status == "sent":
             page.status, page.sent_at = "sent", self.clock()
             page.deliveries = [{"provider": event.target, "key": event.dedup_key}]
+            escalation = session.get(Escalation, page.escalation_id)
+            repo.add_entry(
+                session,
+                incident_id=event.incident_id,
+                kind="page",
+                actor=escalation.started_by if escalation else "",
+                at=self.clock(),
+                text=f"Paged {provider_label(event.target)} (target `{event.target}`)",
+                source="escalation",
+                data={"page": page.id, "provider": event.target, "users": []},
+                dedup_key=f"page:{page.id}",
+            )
         else:
             page.status = "failed"
             page.unreachable = [{"target": event.target, "error": result.detail}]
