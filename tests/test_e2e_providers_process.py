@@ -90,6 +90,7 @@ def test_killed_before_delivery_sends_the_trigger_once_after_restart(
         # Kill between attempts (the next one is seconds away): the event is
         # committed, not delivered, and nobody holds it.
         wait_for(attempted_and_released, 15, "a first, failed attempt")
+        wait_for(lambda: len(page_dms(standin, "U0BOB")) == 1, 15, "the DM target")
         app.kill()
         assert pd.events() == []
         pd.faults.clear()  # PagerDuty is back

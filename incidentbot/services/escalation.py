@@ -373,7 +373,9 @@ class EscalationService:
         esc.next_at = now + level.timeout
         session.add(esc)
         page_ids = []
-        for target in dict.fromkeys(level.targets):
+        # Slack DMs first: a slow provider must not hold up the people paged directly
+        # (provider events are retried by their own outbox anyway).
+        for target in sorted(dict.fromkeys(level.targets), key=steps.is_provider):
             page = Page(
                 escalation_id=int(esc.id or 0),
                 incident_id=esc.incident_id,

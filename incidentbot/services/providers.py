@@ -200,6 +200,8 @@ class ProviderService:
         return self._deliver_where()
 
     def _deliver_where(self, *conditions: Any) -> int:
+        if not self.clients:
+            return 0  # no provider configured: nothing can be queued (config checks targets)
         now = self.clock()
         with Session(self.engine) as session:
             stmt = select(ProviderEvent.id).where(
