@@ -9,6 +9,7 @@ Time is a `FakeClock`; provider retries come due when the test moves it and call
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
+from incidentbot.config import Config, parse_config
 from incidentbot.playground.paging import (
     OpsgenieStandIn,
     PagerDutyStandIn,
@@ -68,6 +70,7 @@ def secrets(
 def make_config(
     pd: PagerDutyStandIn, og: OpsgenieStandIn, levels: list[dict[str, Any]], repeat: int = 0
 ) -> dict[str, Any]:
+    """The TOML tables; `configured` validates them with the secrets from the environment."""
     return {
         "channels": {"announcements": ["#incidents"]},
         "severities": [
@@ -92,6 +95,10 @@ def make_config(
     }
 
 
+def configured(data: dict[str, Any]) -> Config:
+    return parse_config(data, "test", env=os.environ)  # as load_startup does
+
+
 TWO_LEVELS = [
     {"targets": ["pagerduty:payments", "U0BOB", "opsgenie:dba"], "timeout": "5m"},
     {"targets": ["U0CAROL"], "timeout": "10m"},
@@ -105,7 +112,7 @@ def bot(
     og: OpsgenieStandIn,
     secrets: dict[str, str],
 ) -> Bot:
-    b = make_bot(make_config(pd, og, TWO_LEVELS))
+    b = make_bot(configured(make_config(pd, og, TWO_LEVELS)))
     pd.webhooks = PagerDutyWebhookSender(f"{b.url}/webhooks/pagerduty", [WEBHOOK_SECRET])
     og.webhook = (f"{b.url}/webhooks/opsgenie", OG_TOKEN)
     return b
@@ -195,7 +202,7 @@ def test_the_key_is_stable_across_escalate_now_and_repeats(
         {"targets": ["pagerduty:payments", "opsgenie:dba"], "timeout": "5m"},
         {"targets": ["U0CAROL"], "timeout": "5m"},
     ]
-    bot = make_bot(make_config(pd, og, levels, repeat=2))
+    bot = make_bot(configured(make_config(pd, og, levels, repeat=2)))
     bot.command("declare sev1 Ledger drift", user="U0ERIN")
     bot.command("escalate", user="U0ERIN", channel=bot.incident(1).channel_id)  # level 2 now
     advance(bot, minutes=6)  # round 2, level 1: the providers again
@@ -273,7 +280,7 @@ def test_a_rejected_routing_key_is_reported_and_the_other_targets_are_paged(
     secrets: dict[str, str],
 ) -> None:
     levels = [{"targets": ["pagerduty:legacy", "U0BOB", "pagerduty:payments"], "timeout": "5m"}]
-    bot = make_bot(make_config(pd, og, levels))
+    bot = make_bot(configured(make_config(pd, og, levels)))
     bot.command("declare sev1 Checkout down", user="U0ERIN")
     texts = channel_texts(bot)
     [failure] = [t for t in texts if t.startswith(":warning: Could not page")]
@@ -295,7 +302,7 @@ def test_opsgenie_eu_key_on_the_us_host_is_refused_and_reported(
 ) -> None:
     config = make_config(pd, og, TWO_LEVELS)
     config["opsgenie"]["api_url"] = og.us_url  # the EU account's key is unknown there
-    bot = make_bot(config)
+    bot = make_bot(configured(config))
     bot.command("declare sev1 Checkout down", user="U0ERIN")
     [failure] = [t for t in channel_texts(bot) if t.startswith(":warning: Could not page")]
     assert "Opsgenie team `dba`" in failure and "HTTP 401" in failure
@@ -442,7 +449,7 @@ def test_keys_tokens_and_secrets_never_appear_in_logs(
     levels = [
         {"targets": ["pagerduty:payments", "pagerduty:legacy", "opsgenie:dba"], "timeout": "5m"}
     ]
-    bot = make_bot(make_config(pd, og, levels))
+    bot = make_bot(configured(make_config(pd, og, levels)))
     pd.fail_next(429)
     og.fail_next(503)
     bot.command("declare sev1 Checkout down", user="U0ERIN")

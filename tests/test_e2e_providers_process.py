@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
+from incidentbot.config import parse_config
 from incidentbot.playground.client import SlackSender
 from incidentbot.playground.paging import PagerDutyStandIn
 from incidentbot.playground.standin import SlackStandIn
@@ -123,8 +124,9 @@ def test_two_replicas_send_one_trigger(
             "services": {"payments": {"routing_key_env": "PD_PAYMENTS_ROUTING_KEY"}},
         },
     }
-    first = make_bot(config, clock=RealClock())
-    second = make_bot(config, clock=RealClock())
+    validated = parse_config(config, "test", env=os.environ)  # secrets from the environment
+    first = make_bot(validated, clock=RealClock())
+    second = make_bot(validated, clock=RealClock())
     stop = threading.Event()
 
     def hammer(bot: Bot) -> None:  # both replicas sweep for due events all the time

@@ -68,22 +68,29 @@ def test_a_good_configuration() -> None:
         # a misspelt key
         (
             {"pagerduty": {**GOOD["pagerduty"], "event_url": "https://x"}},
-            "pagerduty.event_url: unknown key",
+            'pagerduty.event_url: unknown key (did you mean "events_url"?)',
         ),
         # a secret written into the file instead of named
         (
             {"pagerduty": {"services": {"payments": {"routing_key": "abc"}}}},
-            "pagerduty.services.payments.routing_key: unknown key",
+            "pagerduty.services.payments.routing_key: unknown key "
+            '(did you mean "routing_key_env"?)',
         ),
         # teams without an API key
         (
             {"opsgenie": {"teams": {"dba": {"team": "DBA"}}}},
-            "opsgenie: api_key_env is required when teams are configured",
+            "opsgenie.teams: teams need api_key_env, the variable holding the API key",
         ),
     ],
 )
 def test_bad_provider_configuration_names_the_key(change: dict[str, Any], expected: str) -> None:
     assert expected in problems({**GOOD, **change})
+
+
+def test_without_an_environment_variables_are_not_checked() -> None:
+    config = parse_config(GOOD, "t")  # what tests and tools building a Config do
+    assert config.pagerduty is not None
+    assert config.pagerduty.services["payments"].routing_key.get_secret_value() == ""
 
 
 def test_missing_variables_are_named_and_never_echoed() -> None:

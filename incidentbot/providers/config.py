@@ -1,102 +1,123 @@
 """Configuration of the paging providers: ``[pagerduty]`` and ``[opsgenie]`` (PRODUCT.md §10).
 
-Pydantic v2 models with ``extra="forbid"``: a misspelt key is a start-up
-error, never silently ignored. Secrets are never written in the TOML file;
-each ``*_env`` key names the environment variable that holds the secret, and
-validation reads it from the mapping passed as validation context
-(``{"env": os.environ}``). A missing variable is reported against the key
-that names it (``pagerduty.services.payments.routing_key_env``), and the
-value itself never appears in any message, ``repr()`` or log line: it is kept
-as a ``SecretStr`` outside the model's fields.
-
-``parse_providers`` turns raw TOML tables into these models and pydantic's
-errors into the one-line problems ``incidentbot.config`` reports.
+Pydantic v2 sections (``Section``: immutable, unknown keys forbidden) that
+``incidentbot.config.Config`` has as its ``pagerduty`` and ``opsgenie`` fields.
+Secrets are never written in the TOML file; each ``*_env`` key names the
+environment variable that holds one, read from the environment in the
+validation context (``References.env``, which ``load_startup`` fills with
+``os.environ``). A missing variable is reported against the key that names it
+(``pagerduty.services.payments.routing_key_env: environment variable … is not
+set``). Values are kept as ``SecretStr`` in private attributes, so they never
+show in a message, a ``repr()`` or a log line. Validated without an
+environment (``parse_config(data, source)``), variables are not checked and
+secrets are empty.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any
+from types import MappingProxyType
+from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
+    BeforeValidator,
     Field,
     PrivateAttr,
     SecretStr,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
+)
+
+from incidentbot.config_types import (
+    FROM_KEY,
+    Name,
+    References,
+    Section,
+    Text,
+    as_dict,
+    named_tables,
+    show,
 )
 
 DEFAULT_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 DEFAULT_OPSGENIE_URL = "https://api.opsgenie.com"  # EU accounts: https://api.eu.opsgenie.com
 
 _ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,29}")
 
 
-def _http_url(value: str) -> str:
-    """An http(s) URL without query or fragment (the value is not echoed: it may hold a secret)."""
-    parts = urlsplit(value)
+def _http_url(value: object) -> str:
+    """An http(s) URL without query or fragment (not echoed: a proxy URL may hold a secret)."""
+    expected = 'expected an http(s) URL like "https://api.example.com"'
+    if not isinstance(value, str):
+        raise ValueError(f"{expected}, got {show(value)}")
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:
+        raise ValueError(expected) from None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise ValueError('expected an http(s) URL like "https://api.example.com"')
+        raise ValueError(expected)
     if parts.query or parts.fragment:
-        raise ValueError("expected an http(s) URL without a query or fragment")
-    return value.rstrip("/") if parts.path in ("", "/") else value
+        raise ValueError(f"{expected}, without a query or fragment")
+    return value.strip().rstrip("/") if parts.path in ("", "/") else value.strip()
 
 
-def _env_name(value: str) -> str:
-    if not _ENV_NAME_RE.fullmatch(value):
+def _env_name(value: object) -> str:
+    if not isinstance(value, str) or not _ENV_NAME_RE.fullmatch(value.strip()):
         raise ValueError(
-            f'expected an environment variable name like "PD_ROUTING_KEY", got "{value}"'
+            f'expected an environment variable name like "PD_ROUTING_KEY", got {show(value)}'
         )
-    return value
+    return value.strip()
 
 
-HttpUrl = Annotated[str, AfterValidator(_http_url)]
-EnvName = Annotated[str, AfterValidator(_env_name)]
+HttpUrl = Annotated[str, BeforeValidator(_http_url)]
+EnvName = Annotated[str, BeforeValidator(_env_name)]
 
 
-def _read_secret(name: str | None, info: ValidationInfo, *, required: bool) -> SecretStr | None:
-    """The value of environment variable `name` from the validation context.
+def _env(info: ValidationInfo) -> Mapping[str, str] | None:
+    references = (info.context or {}).get("references")
+    return references.env if isinstance(references, References) else None
+
+
+def _read_secret(name: str | None, info: ValidationInfo) -> SecretStr | None:
+    """The value of variable `name`; ValueError when the environment lacks it.
 
     Blank counts as unset (a stray newline from a secrets file is a classic).
     """
-    if name is None:
+    env = _env(info)
+    if name is None or env is None:
         return None
-    env: Mapping[str, str] = (info.context or {}).get("env", {})
     value = env.get(name, "").strip()
     if not value:
-        if required:
-            raise ValueError(f"environment variable {name} is not set (or empty)")
-        return None
+        raise ValueError(f"environment variable {name} is not set (or empty)")
     return SecretStr(value)
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+def _variable_is_set(value: str | None, info: ValidationInfo) -> str | None:
+    _read_secret(value, info)
+    return value
 
 
-class PagerDutyService(_Model):
+SecretEnv = Annotated[EnvName, AfterValidator(_variable_is_set)]
+
+
+def _empty() -> Mapping[str, object]:
+    return MappingProxyType({})
+
+
+class PagerDutyService(Section):
     """``[pagerduty.services.<name>]``: one PagerDuty service, paged as ``pagerduty:<name>``."""
 
-    routing_key_env: EnvName
+    name: Name = Field(json_schema_extra=FROM_KEY)
+    routing_key_env: SecretEnv
     _routing_key: SecretStr = PrivateAttr(default=SecretStr(""))
-
-    @field_validator("routing_key_env")
-    @classmethod
-    def _variable_is_set(cls, value: str, info: ValidationInfo) -> str:
-        _read_secret(value, info, required=True)
-        return value
 
     @model_validator(mode="after")
     def _keep_secret(self, info: ValidationInfo) -> PagerDutyService:
-        self._routing_key = _read_secret(self.routing_key_env, info, required=True) or SecretStr("")
+        self._routing_key = _read_secret(self.routing_key_env, info) or SecretStr("")
         return self
 
     @property
@@ -105,28 +126,19 @@ class PagerDutyService(_Model):
         return self._routing_key
 
 
-class PagerDutyConfig(_Model):
+class PagerDutyConfig(Section):
     """``[pagerduty]``: where events go and the secret that signs webhooks coming back."""
 
     events_url: HttpUrl = DEFAULT_EVENTS_URL
-    webhook_secret_env: EnvName | None = None
-    services: dict[str, PagerDutyService] = Field(default_factory=dict)
+    webhook_secret_env: SecretEnv | None = None
+    services: Annotated[
+        Mapping[str, PagerDutyService], named_tables("PagerDuty service"), as_dict
+    ] = Field(default_factory=_empty)
     _webhook_secrets: tuple[SecretStr, ...] = PrivateAttr(default=())
-
-    @field_validator("webhook_secret_env")
-    @classmethod
-    def _variable_is_set(cls, value: str | None, info: ValidationInfo) -> str | None:
-        _read_secret(value, info, required=True)
-        return value
-
-    @field_validator("services")
-    @classmethod
-    def _names(cls, value: dict[str, PagerDutyService]) -> dict[str, PagerDutyService]:
-        return _lower_names(value, "service")
 
     @model_validator(mode="after")
     def _keep_secret(self, info: ValidationInfo) -> PagerDutyConfig:
-        secret = _read_secret(self.webhook_secret_env, info, required=True)
+        secret = _read_secret(self.webhook_secret_env, info)
         # Several comma-separated secrets are accepted while one is being rotated.
         if secret is not None:
             parts = [s.strip() for s in secret.get_secret_value().split(",") if s.strip()]
@@ -139,39 +151,47 @@ class PagerDutyConfig(_Model):
         return self._webhook_secrets
 
 
-class OpsgenieTeam(_Model):
+def _team(value: str) -> str:
+    if not value.strip() or len(value) > 100:
+        raise ValueError(
+            f"expected the Opsgenie team's name (1 to 100 characters), got {show(value)}"
+        )
+    return value.strip()
+
+
+class OpsgenieTeam(Section):
     """``[opsgenie.teams.<name>]``: an Opsgenie team, paged as ``opsgenie:<name>``."""
 
-    team: str = Field(min_length=1, max_length=100)
+    name: Name = Field(json_schema_extra=FROM_KEY)
+    team: Annotated[Text, AfterValidator(_team)]
 
 
-class OpsgenieConfig(_Model):
+class OpsgenieConfig(Section):
     """``[opsgenie]``: the Alert API host (US or EU), its key and the webhook token."""
 
     api_url: HttpUrl = DEFAULT_OPSGENIE_URL
-    api_key_env: EnvName | None = None
-    webhook_token_env: EnvName | None = None
-    teams: dict[str, OpsgenieTeam] = Field(default_factory=dict)
+    api_key_env: SecretEnv | None = None
+    webhook_token_env: SecretEnv | None = None
+    teams: Annotated[Mapping[str, OpsgenieTeam], named_tables("Opsgenie team"), as_dict] = Field(
+        default_factory=_empty
+    )
     _api_key: SecretStr = PrivateAttr(default=SecretStr(""))
     _webhook_token: SecretStr | None = PrivateAttr(default=None)
 
-    @field_validator("api_key_env", "webhook_token_env")
-    @classmethod
-    def _variable_is_set(cls, value: str | None, info: ValidationInfo) -> str | None:
-        _read_secret(value, info, required=True)
-        return value
-
     @field_validator("teams")
     @classmethod
-    def _names(cls, value: dict[str, OpsgenieTeam]) -> dict[str, OpsgenieTeam]:
-        return _lower_names(value, "team")
+    def _key_for_teams(
+        cls, teams: Mapping[str, OpsgenieTeam], info: ValidationInfo
+    ) -> Mapping[str, OpsgenieTeam]:
+        # Absent from info.data: api_key_env itself had a problem, already reported.
+        if teams and "api_key_env" in info.data and info.data["api_key_env"] is None:
+            raise ValueError("teams need api_key_env, the variable holding the API key")
+        return teams
 
     @model_validator(mode="after")
     def _keep_secrets(self, info: ValidationInfo) -> OpsgenieConfig:
-        if self.teams and self.api_key_env is None:
-            raise ValueError("api_key_env is required when teams are configured")
-        self._api_key = _read_secret(self.api_key_env, info, required=True) or SecretStr("")
-        self._webhook_token = _read_secret(self.webhook_token_env, info, required=True)
+        self._api_key = _read_secret(self.api_key_env, info) or SecretStr("")
+        self._webhook_token = _read_secret(self.webhook_token_env, info)
         return self
 
     @property
@@ -183,55 +203,3 @@ class OpsgenieConfig(_Model):
     def webhook_token(self) -> SecretStr | None:
         """Bearer token expected on ``POST /webhooks/opsgenie``; None: not accepted."""
         return self._webhook_token
-
-
-def _lower_names(value: dict[str, Any], what: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, item in value.items():
-        name = key.lower()
-        if not _NAME_RE.fullmatch(name):
-            raise ValueError(
-                f'{what} name "{key}": expected lowercase letters, digits, "-" and "_" '
-                "(at most 30, starting with a letter or digit)"
-            )
-        if name in out:
-            raise ValueError(f'duplicate {what} "{name}" (names are case-insensitive)')
-        out[name] = item
-    return out
-
-
-def parse_providers(
-    data: Mapping[str, Any], env: Mapping[str, str]
-) -> tuple[PagerDutyConfig | None, OpsgenieConfig | None, list[str]]:
-    """Validate the ``[pagerduty]`` and ``[opsgenie]`` tables of a config file.
-
-    Returns the models (None for an absent table) and the problems found,
-    each as ``"<dotted.key>: <what is wrong>"``.
-    """
-    problems: list[str] = []
-    pagerduty = _parse(PagerDutyConfig, "pagerduty", data.get("pagerduty"), env, problems)
-    opsgenie = _parse(OpsgenieConfig, "opsgenie", data.get("opsgenie"), env, problems)
-    return pagerduty, opsgenie, problems  # type: ignore[return-value]
-
-
-def _parse(
-    model: type[_Model], key: str, raw: object, env: Mapping[str, str], problems: list[str]
-) -> _Model | None:
-    if raw is None:
-        return None
-    try:
-        return model.model_validate(raw, context={"env": env})
-    except ValidationError as error:
-        problems += [_problem(key, e) for e in error.errors(include_url=False, include_input=False)]
-        return None
-
-
-def _problem(key: str, error: Mapping[str, Any]) -> str:
-    path = ".".join([key, *(str(part) for part in error["loc"])])
-    message = str(error["msg"])
-    if error["type"] == "extra_forbidden":
-        message = "unknown key"
-    elif error["type"] == "missing":
-        message = "required"
-    # pydantic prefixes messages of ValueErrors raised by validators.
-    return f"{path}: {message.removeprefix('Value error, ')}"

@@ -15,9 +15,9 @@ from typing import Any
 
 from incidentbot.config import Config
 from incidentbot.domain.incident import role_label
+from incidentbot.domain.snapshot import IncidentSnapshot
 from incidentbot.domain.text import chunk_lines, escape, escaped_within, one_line, truncate
 from incidentbot.durations import format_duration
-from incidentbot.services.snapshot import IncidentSnapshot
 from incidentbot.slack import ids
 
 Blocks = list[dict[str, Any]]

@@ -15,8 +15,8 @@ from incidentbot.domain.escalation import (
     provider_label,
     shift,
 )
+from incidentbot.domain.snapshot import IncidentSnapshot
 from incidentbot.domain.text import escaped_within, one_line, truncate
-from incidentbot.services.snapshot import IncidentSnapshot
 from incidentbot.slack import ids
 from incidentbot.slack.blocks import (
     Blocks,

@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from incidentbot.config import Config
-from incidentbot.domain.metrics import Durations, Figures, Stats
+from incidentbot.domain.snapshot import IncidentSnapshot
+from incidentbot.domain.stats import Durations, Figures, Stats
 from incidentbot.domain.text import ELLIPSIS, chunk_lines, escape, escaped_within, one_line
+from incidentbot.domain.timeline import EntryView, FollowUpView, LoggedMessage, TimelineView
 from incidentbot.durations import format_duration
-from incidentbot.services.snapshot import IncidentSnapshot
-from incidentbot.services.timeline import Logged, LoggedMessage, TimelineView
 from incidentbot.slack import ids
 from incidentbot.slack.blocks import (
     MAX_BLOCKS,
@@ -34,7 +34,6 @@ from incidentbot.slack.blocks import (
     user,
     when,
 )
-from incidentbot.store.models import FollowUp, TimelineEntry
 
 _TOKEN = re.compile(r"<([^<>]*)>")
 _MENTION = re.compile(r"^(@[UW][A-Z0-9]+|#[CG][A-Z0-9]+)(\|[^|]*)?$")
@@ -81,7 +80,7 @@ def slack_safe(text: str, limit: int = _ENTRY_TEXT) -> str:
 
 
 # -- the timeline -------------------------------------------------------------------
-def entry_line(entry: TimelineEntry) -> str:
+def entry_line(entry: EntryView) -> str:
     """One entry: time (the viewer's timezone), kind, who, what, and where it came from."""
     data = entry.data or {}
     who = user(entry.actor) if entry.actor else "incidentbot"
@@ -101,7 +100,7 @@ def entry_line(entry: TimelineEntry) -> str:
     return f"{stamp} · *{escape(entry.kind)}* · {who}: {text}{tail}"
 
 
-def _entry_block(view: TimelineView, entry: TimelineEntry) -> dict[str, Any]:
+def _entry_block(view: TimelineView, entry: EntryView) -> dict[str, Any]:
     block = section(entry_line(entry))
     if view.may_edit(entry) and entry.id is not None:
         block["accessory"] = {
@@ -115,7 +114,7 @@ def _entry_block(view: TimelineView, entry: TimelineEntry) -> dict[str, Any]:
     return block
 
 
-def follow_up_lines(items: Sequence[FollowUp]) -> list[str]:
+def follow_up_lines(items: Sequence[FollowUpView]) -> list[str]:
     return [
         f"• {escaped_within(one_line(f.text), 1500)} · "
         f"{'owner ' + user(f.owner) if f.owner else '_no owner_'} · added by {user(f.created_by)}"
@@ -183,11 +182,11 @@ def timeline_messages(view: TimelineView) -> list[tuple[str, Blocks]]:
 
 
 # -- modals ---------------------------------------------------------------------------
-def _entry_preview(entry: TimelineEntry) -> dict[str, Any]:
+def _entry_preview(entry: EntryView) -> dict[str, Any]:
     return section(entry_line(entry))
 
 
-def edit_entry_modal(s: IncidentSnapshot, entry: TimelineEntry) -> dict[str, Any]:
+def edit_entry_modal(s: IncidentSnapshot, entry: EntryView) -> dict[str, Any]:
     element = {
         "type": "plain_text_input",
         "multiline": True,
@@ -202,7 +201,7 @@ def edit_entry_modal(s: IncidentSnapshot, entry: TimelineEntry) -> dict[str, Any
     return modal(ids.EDIT_ENTRY_VIEW, "Edit timeline entry", "Save", blocks, str(entry.id))
 
 
-def delete_entry_modal(s: IncidentSnapshot, entry: TimelineEntry) -> dict[str, Any]:
+def delete_entry_modal(s: IncidentSnapshot, entry: EntryView) -> dict[str, Any]:
     blocks = [
         section(f"Delete this entry from the timeline of *{s.label}*? The deletion is recorded."),
         _entry_preview(entry),
@@ -252,10 +251,10 @@ def pick_incident_modal(
 
 
 # -- replies --------------------------------------------------------------------------
-def logged_text(result: Logged) -> str:
-    s = result.incident
+def logged_text(s: IncidentSnapshot, *, duplicate: bool) -> str:
+    """The reply to whoever logged a message: added, or already there."""
     where = f" (<#{s.channel_id}>)" if s.channel_id else ""
-    if result.duplicate:
+    if duplicate:
         return f":information_source: This message is already in the timeline of *{s.label}*."
     return f":white_check_mark: Added to the timeline of *{s.label}*{where}."
 
