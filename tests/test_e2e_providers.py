@@ -225,6 +225,9 @@ def test_slack_ack_acknowledges_every_provider_paged(
     alert = og.open_alert(OG_KEY)
     assert alert is not None and alert.acknowledged
     assert "Slack user U0BOB" in alert.notes[0]
+    [dm] = page_dms(bot.standin, "U0BOB")
+    assert "Acknowledged by <@U0BOB>" in str(dm.blocks)  # the DM is closed as usual
+    assert not any("Something went wrong" in r for r in bot.replies())
     advance(bot, minutes=30)
     assert page_dms(bot.standin, "U0CAROL") == []
 

@@ -7,6 +7,8 @@ These run on the real clock.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,7 +23,7 @@ from incidentbot.playground.client import SlackSender
 from incidentbot.playground.paging import PagerDutyStandIn
 from incidentbot.playground.standin import SlackStandIn
 from tests.conftest import SIGNING_SECRET, Bot, page_dms
-from tests.test_e2e_replicas_restart import AppProcess, RealClock, free_port, wait_for
+from tests.test_e2e_replicas_restart import ROOT, AppProcess, RealClock, free_port, wait_for
 
 TOML = """
 [channels]
@@ -150,3 +152,31 @@ def test_two_replicas_send_one_trigger(
             thread.join(timeout=5)
     assert len(pd.events("trigger")) == 1
     assert [r["status"] for r in pd.server.requests] == [500, 202]
+
+
+def test_provider_problems_stop_start_up_naming_the_keys(tmp_path: Path) -> None:
+    (tmp_path / "incidentbot.toml").write_text(
+        TOML.format(events_url="events.pagerduty.com")
+        + '[[escalation.primary.levels]]\ntargets = ["opsgenie:dba"]\ntimeout = "5m"\n'
+    )
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "app.py")],
+        env={
+            "PATH": os.environ.get("PATH", ""),
+            "SLACK_BOT_TOKEN": "xoxb-1",
+            "SLACK_APP_TOKEN": "xapp-1",
+        },
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    for problem in (
+        "pagerduty.events_url: expected an http(s) URL",
+        "pagerduty.services.payments.routing_key_env: environment variable "
+        "PD_PAYMENTS_ROUTING_KEY is not set",
+        'escalation.primary.levels[1].targets[0]: unknown Opsgenie team "dba" (configured: none)',
+    ):
+        assert problem in result.stderr
+    assert "Traceback" not in result.stderr

@@ -312,7 +312,8 @@ class ProviderService:
             return
         if event.status == "sent":
             page.status, page.sent_at = "sent", self.clock()
-            page.deliveries = [{"provider": event.target, "key": event.dedup_key}]
+            # page.deliveries stays empty: it lists Slack DMs (edited on ack); the
+            # provider side of this page is its provider_event row.
             escalation = session.get(Escalation, page.escalation_id)
             repo.add_entry(
                 session,
