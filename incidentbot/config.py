@@ -17,6 +17,14 @@ failing later in the middle of an incident:
 ``load_startup`` reads both and reports the environment's and the file's
 problems together (``SetupError``).
 
+Adding a section: write its models (``Section`` subclasses, fields typed with
+``config_types``' annotated types, validators raising ``ValueError``), add one
+field to ``Config``, and for references to names another section declares,
+add the declaring table to ``Config.DECLARING_TABLES`` and call
+``check_reference`` from the referring field (or, for a new target prefix, add
+it to ``TARGET_PREFIXES``). Variables named by ``*_env`` keys are read from
+``References.env`` (``load_startup`` passes the process environment).
+
 Error messages follow one convention, implemented once in
 ``config_types.problem_lines``: ``<where>: <what is wrong>, got <value>``.
 ``<where>`` is the variable name or the TOML key path as written in the file,
@@ -41,7 +49,7 @@ from __future__ import annotations
 import re
 import string
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
@@ -71,6 +79,7 @@ from incidentbot.config_types import (
     Duration,
     Flag,
     Name,
+    Problem,
     References,
     Section,
     Text,
@@ -89,6 +98,7 @@ from incidentbot.config_types import (
     unique_names,
     unknown,
 )
+from incidentbot.durations import parse_duration
 from incidentbot.providers.config import OpsgenieConfig, PagerDutyConfig
 
 __all__ = [
@@ -130,6 +140,7 @@ DEFAULT_API_URL = "https://slack.com/api/"
 DEFAULT_PORT = 3000
 DEFAULT_DATABASE_URL = "sqlite:///incidentbot.db"
 DEFAULT_CONFIG_FILE = "incidentbot.toml"
+DEFAULT_SLACK_RETRY_MAX = 60.0  # seconds
 
 INCIDENT_COMMANDER = "incident_commander"
 SCRIBE = "scribe"
@@ -231,7 +242,9 @@ def _placeholder_problem(variable: str, value: str) -> str | None:
     return None
 
 
-def _secret(variable: str, prefix: str | None, kind: str, owner: Mapping[str, str]) -> Any:
+def _secret(
+    variable: str, prefix: str | None, kind: str, owner: Mapping[str, str]
+) -> BeforeValidator:
     """A validator for a secret variable: placeholders refused, prefix checked."""
 
     def check(value: object) -> object:
@@ -280,6 +293,24 @@ def _port(value: object) -> object:
     if isinstance(value, str) and re.fullmatch(r"[0-9]{1,5}", value) and 1 <= int(value) <= 65535:
         return int(value)
     raise ValueError(f"expected a port number from 1 to 65535, got {show(value)}")
+
+
+def _retry_max(value: object) -> object:
+    """A duration string from the environment ("30s", "5m"), at least one second.
+
+    A number comes from code (tests compress the back-off below a second)."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    expected = 'expected a duration of at least 1s like "30s" or "5m"'
+    if not isinstance(value, str):
+        raise ValueError(f"{expected}, got {show(value)}")
+    try:
+        seconds = parse_duration(value).total_seconds()
+    except ValueError:
+        seconds = 0.0
+    if seconds < 1:
+        raise ValueError(f"{expected}, got {show(value)}")
+    return seconds
 
 
 def normalise_database_url(value: str) -> str:
@@ -372,6 +403,10 @@ class Settings(BaseSettings):
     )
     config_path: Annotated[Path | None, BeforeValidator(_config_file)] = Field(
         default=None, validation_alias="INCIDENTBOT_CONFIG"
+    )
+    # Longest wait between tries while Slack is unavailable, in seconds (README: Reliability).
+    slack_retry_max: Annotated[float, BeforeValidator(_retry_max)] = Field(
+        default=DEFAULT_SLACK_RETRY_MAX, validation_alias="INCIDENTBOT_SLACK_RETRY_MAX"
     )
 
     @field_validator("signing_secret")
@@ -618,11 +653,15 @@ class Permissions(Section):
     admins: Annotated[tuple[Annotated[str, BeforeValidator(_as_admin)], ...], unique_items] = ()
 
 
-def _listed(value: object, convert: Any) -> object:
-    """Convert a list's items one by one (problems name the item); other values pass through."""
+def _listed(value: object, convert: Callable[[object], str]) -> object:
+    """Convert a list's items one by one (problems name the item); other values pass through.
+
+    For sets, whose items pydantic would report without a position.
+    """
     if not isinstance(value, list):
         return value
-    problems, items = [], []
+    problems: list[Problem] = []
+    items: list[str] = []
     for index, item in enumerate(value):
         try:
             items.append(convert(item))
@@ -690,6 +729,7 @@ class Config(Section):
         {
             "escalation path": ("escalation",),
             "schedule": ("schedules",),
+            "severity": ("severities",),
             "PagerDuty service": ("pagerduty", "services"),
             "Opsgenie team": ("opsgenie", "teams"),
         }
@@ -849,15 +889,17 @@ def parse_config(
 ) -> Config:
     """Validate already-parsed TOML ``data`` into a ``Config``.
 
-    ``source`` names the origin in error messages; ``env`` is the environment
-    for sections naming variables (default: none checked). Raises
-    ``ConfigError`` listing every problem.
+    ``source`` names the origin in error messages. ``env`` is the environment
+    for sections whose ``*_env`` keys name variables (``References.env``);
+    without it those variables are not checked. Raises ``ConfigError``
+    listing every problem.
     """
     if not isinstance(data, Mapping):
         raise ConfigError(f"expected a table at the top level, got {show(data)}", source)
-    references = References.declared(data, Config.DECLARING_TABLES, env)
+    defaults = {"severity": [s.name for s in DEFAULT_SEVERITIES]}
+    context = {"references": References.declared(data, Config.DECLARING_TABLES, defaults, env)}
     try:
-        config = Config.model_validate(data, context={"references": references})
+        config = Config.model_validate(data, context=context)
     except ValidationError as error:
         raise ConfigError(problem_lines(error, data, Config), source) from None
     config._source = source

@@ -6,6 +6,7 @@ so what is tested is what runs.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,18 +15,23 @@ from slack_bolt import App
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.engine import Engine
 
+from incidentbot.clock import Clock, utcnow
 from incidentbot.config import Config, Settings
+from incidentbot.consequences import Consequences
+from incidentbot.delivery import Outbox, RetryPolicy
 from incidentbot.metrics import Metrics
 from incidentbot.scheduler import Timers
+from incidentbot.services.auth import Authorizer
+from incidentbot.services.deps import Deps
 from incidentbot.services.escalation import EscalationService
 from incidentbot.services.home import HomeService
-from incidentbot.services.incidents import Clock, IncidentService, utcnow
+from incidentbot.services.incidents import IncidentService
 from incidentbot.services.provider_webhooks import ProviderWebhooks
 from incidentbot.services.providers import ProviderService
 from incidentbot.services.reports import ReportService
 from incidentbot.services.timeline import TimelineService
 from incidentbot.services.updates import UpdateService
-from incidentbot.slack.gateway import SlackGateway, error_code, make_client
+from incidentbot.slack.gateway import Pacer, SlackGateway, error_code, make_client
 from incidentbot.slack.listeners import register_all
 from incidentbot.slack.listeners.context import Services
 from incidentbot.store.db import make_engine, migrate, ping
@@ -51,6 +57,7 @@ class Runtime:
     bolt: App
     scheduler: BackgroundScheduler
     timers: Timers
+    outbox: Outbox
     executor: TrackingExecutor
     work: TrackingExecutor
     providers: ProviderService | None = None
@@ -62,12 +69,18 @@ class Runtime:
         database = ping(self.engine)
         scheduler = "running" if self.scheduler.running else "stopped"
         mode = "socket" if self.settings.socket_mode else "http"
-        details = {
+        details: dict[str, Any] = {
             "status": "ok" if database else "degraded",
             "database": "ok" if database else "unreachable",
             "scheduler": scheduler,
             "mode": mode,
         }
+        if database:
+            # Alive and storing: still 200, but say that Slack is behind and by how much.
+            backlog = self.outbox.backlog()
+            details["slack"] = "degraded" if backlog.count else "ok"
+            details["slack_backlog"] = backlog.count
+            details["slack_oldest_undelivered_seconds"] = round(backlog.oldest_seconds, 1)
         return database, details
 
     def wait_idle(self, timeout: float = 20.0) -> bool:
@@ -105,6 +118,7 @@ class Runtime:
                         max_instances=1,
                     )
             self.scheduler.start()
+            self.outbox.start()
             log.info("scheduler started", extra={"pending_timers": armed})
 
     def serve(self, *, host: str = "0.0.0.0", port: int | None = None) -> Any:
@@ -114,20 +128,37 @@ class Runtime:
         )
         return self._server
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 9.0) -> bool:
+        """Stop within `timeout` seconds: answer what was read, let post-ack work finish,
+        stop the timers and the outbox. False when some work was still running then;
+        it is left (its rows stay in the database for the next process to finish).
+        """
+        deadline = time.monotonic() + timeout
         if self._server is not None:
-            self._server.close()
-        self.wait_idle(timeout=10)
+            self._server.close(timeout=max(deadline - time.monotonic() - 3.0, 0.5))
+        idle = self.wait_idle(timeout=max(deadline - time.monotonic() - 1.5, 0.1))
+        self.outbox.stop(timeout=max(deadline - time.monotonic() - 1.0, 0.1))
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        self.timers.shutdown()
-        self.executor.shutdown(wait=True)
-        self.work.shutdown(wait=True)
+        self.timers.shutdown(wait=idle)
+        for pool in (self.executor, self.work):
+            pool.shutdown(wait=idle, cancel_futures=not idle)
         self.engine.dispose()
+        return idle
 
 
-def build(settings: Settings, config: Config, *, clock: Clock = utcnow) -> Runtime:
-    """Wire every part; raises `StartupError` for problems an operator must fix."""
+def build(
+    settings: Settings,
+    config: Config,
+    *,
+    clock: Clock = utcnow,
+    pacer: Pacer | None = None,
+) -> Runtime:
+    """Wire every part; raises `StartupError` for problems an operator must fix.
+
+    `pacer` replaces the default one that keeps calls within Slack's rate
+    limits (tests compress those limits together with the stand-in's).
+    """
     engine = make_engine(settings.database_url)
     try:
         migrate(engine)
@@ -139,32 +170,36 @@ def build(settings: Settings, config: Config, *, clock: Clock = utcnow) -> Runti
     _check_token(client)
     metrics = Metrics()
     gateway = SlackGateway(
-        client, on_failure=lambda method, error: metrics.slack_errors.labels(method, error).inc()
+        client,
+        on_failure=lambda method, error: metrics.slack_errors.labels(method, error).inc(),
+        pacer=pacer,
     )
     scheduler = BackgroundScheduler(timezone="UTC")
     timers = Timers(engine=engine, scheduler=scheduler, clock=clock)
-    incidents = IncidentService(
-        engine=engine, config=config, slack=gateway, timers=timers, clock=clock
+    outbox = Outbox(
+        engine=engine,
+        slack=gateway,
+        clock=clock,
+        policy=RetryPolicy(ceiling=settings.slack_retry_max),
     )
-    providers = ProviderService(engine=engine, config=config, slack=gateway, clock=clock)
-    providers.subscribe(incidents)
-    escalations = EscalationService(
+    metrics.watch_slack_backlog(outbox.backlog)
+    deps = Deps(
         engine=engine,
         config=config,
         slack=gateway,
         timers=timers,
-        incidents=incidents,
-        clock=clock,
+        outbox=outbox,
+        consequences=Consequences(timers),
         metrics=metrics,
-        providers=providers,
+        auth=Authorizer(config, gateway),
+        clock=clock,
     )
-    updates = UpdateService(
-        engine=engine, config=config, slack=gateway, incidents=incidents, timers=timers, clock=clock
-    )
-    updates.subscribe()  # reminder and roles-watch timers; incident events
-    home = HomeService(
-        engine=engine, config=config, slack=gateway, incidents=incidents, clock=clock
-    )
+    incidents = IncidentService(deps)
+    # Consequences of one event run in the order their services subscribe here:
+    # on resolve, escalations are called off before the closing update is posted.
+    providers = ProviderService(deps)  # PagerDuty and Opsgenie (PRODUCT.md §10)
+    escalations = EscalationService(deps, incidents=incidents, providers=providers)
+    updates = UpdateService(deps, incidents=incidents)
     services = Services(
         config=config,
         slack=gateway,
@@ -172,11 +207,12 @@ def build(settings: Settings, config: Config, *, clock: Clock = utcnow) -> Runti
         timers=timers,
         escalations=escalations,
         updates=updates,
-        home=home,
-        timeline=TimelineService(incidents=incidents),
-        reports=ReportService(incidents=incidents),
+        home=HomeService(deps, incidents=incidents),
+        timeline=TimelineService(deps, incidents=incidents),
+        reports=ReportService(deps, incidents=incidents),
         work=TrackingExecutor(WORK_THREADS, name="work"),
         gate=AckGate(),
+        clock=clock,
     )
     executor = TrackingExecutor(LISTENER_THREADS, name="listener")
     bolt = App(
@@ -190,9 +226,9 @@ def build(settings: Settings, config: Config, *, clock: Clock = utcnow) -> Runti
         request_verification_enabled=not settings.socket_mode,
     )
     register_all(bolt, services)
-    watch(metrics, incidents)
+    metrics.watch_open_incidents(incidents.open_counts)
     runtime = Runtime(
-        settings, config, engine, services, bolt, scheduler, timers, executor, services.work
+        settings, config, engine, services, bolt, scheduler, timers, outbox, executor, services.work
     )
     runtime.providers = providers
     runtime.webhooks = ProviderWebhooks(
@@ -215,17 +251,6 @@ def build(settings: Settings, config: Config, *, clock: Clock = utcnow) -> Runti
         webhooks=webhooks,
     )
     return runtime
-
-
-def watch(metrics: Metrics, incidents: IncidentService) -> None:
-    """Feed the metrics that come from incident events and the database."""
-
-    def on_event(event: str, snapshot: Any, _actor: str) -> None:
-        if event == "declared":
-            metrics.declared.labels(snapshot.severity).inc()
-
-    incidents.listeners.append(on_event)
-    metrics.watch_open_incidents(incidents.open_counts)
 
 
 def _check_token(client: Any) -> None:

@@ -17,7 +17,9 @@ Recording and delivering are separate, like DM pages:
 
 On acknowledge and resolve, triggers not yet sent are cancelled (nobody needs
 waking any more), and every key the incident did page gets the
-acknowledge/resolve. Keys and tokens come from the configuration at send time;
+acknowledge/resolve. Resolve is a consequence of the resolve
+(`incidentbot.consequences`), so a process dying right after resolving
+still sends it. Keys and tokens come from the configuration at send time;
 they are never stored nor logged.
 """
 
@@ -25,24 +27,25 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import update
-from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, or_, select
 
-from incidentbot.config import Config
+from incidentbot import consequences as events
+from incidentbot.consequences import Consequence
 from incidentbot.domain.escalation import provider_label
+from incidentbot.domain.snapshot import IncidentSnapshot
 from incidentbot.domain.text import escaped_within
 from incidentbot.providers.http import Result, post_json
 from incidentbot.providers.messages import dedup_key, trigger_payload
 from incidentbot.providers.opsgenie import OpsgenieClient
 from incidentbot.providers.pagerduty import PagerDutyClient, Post
-from incidentbot.services.incidents import IncidentService
+from incidentbot.scheduler import AfterCommit
+from incidentbot.services.deps import Deps
 from incidentbot.slack import blocks
-from incidentbot.slack.gateway import SlackGateway
 from incidentbot.store import repo
 from incidentbot.store.db import session_scope
 from incidentbot.store.models import Escalation, Incident, Page, ProviderEvent
@@ -59,50 +62,37 @@ TOOL_NAMES = {"pagerduty": "PagerDuty", "opsgenie": "Opsgenie"}
 
 
 class ProviderService:
-    def __init__(
-        self,
-        *,
-        engine: Engine,
-        config: Config,
-        slack: SlackGateway,
-        clock: Callable[[], datetime],
-        post: Post = post_json,
-    ) -> None:
-        self.engine = engine
-        self.config = config
-        self.slack = slack
-        self.clock = clock
+    def __init__(self, deps: Deps, *, post: Post = post_json) -> None:
+        self.engine = deps.engine
+        self.config = deps.config
+        self.outbox = deps.outbox
+        self.clock = deps.clock
         self.clients: dict[str, PagerDutyClient | OpsgenieClient] = {}
-        if config.pagerduty is not None:
-            self.clients["pagerduty"] = PagerDutyClient(config.pagerduty, post)
-        if config.opsgenie is not None:
-            self.clients["opsgenie"] = OpsgenieClient(config.opsgenie, post)
+        if self.config.pagerduty is not None:
+            self.clients["pagerduty"] = PagerDutyClient(self.config.pagerduty, post)
+        if self.config.opsgenie is not None:
+            self.clients["opsgenie"] = OpsgenieClient(self.config.opsgenie, post)
+        deps.consequences.subscribe(
+            events.RESOLVED, "providers.resolve_on_resolve", self._resolve_on_resolve
+        )
 
-    def subscribe(self, incidents: IncidentService) -> None:
-        """Resolve → resolve/close at every provider paged (rows in the resolve's transaction)."""
-
-        def in_transaction(session: Session, event: str, incident: Incident, actor: str) -> None:
-            if event == "resolved":
-                number = int(incident.id or 0)
-                by = f"Slack user {actor}"
-                self.record_followups(session, number=number, action="resolve", by=by)
-
-        def after_commit(event: str, snapshot: Any, _actor: str) -> None:
-            if event == "resolved":
-                self.deliver_for_incident(snapshot.number)
-
-        incidents.in_transaction.append(in_transaction)
-        incidents.listeners.append(after_commit)
+    def _resolve_on_resolve(self, session: Session, c: Consequence) -> AfterCommit | None:
+        """Consequence of resolve: resolve/close at every provider the incident paged."""
+        number = int(c.incident_id or 0)
+        by = f"Slack user {c.actor}" if c.actor else "incidentbot"
+        if not self.record_followups(session, number=number, action="resolve", by=by):
+            return None
+        return lambda: self.deliver_for_incident(number)
 
     # -- recording (inside the caller's transaction) -----------------------------------
     def record_trigger(
-        self, session: Session, *, incident: Incident, page: Page, step: str
+        self, session: Session, *, incident: IncidentSnapshot, page: Page, step: str
     ) -> None:
         """Store the trigger for a provider target of a level being paged."""
         names = self.config.severity_names
         position = names.index(incident.severity) if incident.severity in names else len(names)
         payload = trigger_payload(
-            number=int(incident.id or 0),
+            number=incident.number,
             title=incident.title,
             severity=incident.severity,
             position=position,
@@ -110,7 +100,7 @@ class ProviderService:
             channel_name=incident.channel_name,
             step=step,
         )
-        self._add(session, int(incident.id or 0), page.target, "trigger", payload, page_id=page.id)
+        self._add(session, incident.number, page.target, "trigger", payload, page_id=page.id)
 
     def record_followups(
         self,
@@ -300,7 +290,13 @@ class ProviderService:
             },
         )
         if report and channel:
-            self.slack.post(channel, text=report, blocks=blocks.notice(report)[1])
+            self.outbox.post(
+                channel,
+                text=report,
+                blocks=blocks.notice(report)[1],
+                incident_id=number,
+                label=f"the notice that `{event.target}` failed",
+            )
         elif report:
             log.warning("provider failure not reported: no channel", extra={"incident": number})
 

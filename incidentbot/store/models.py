@@ -107,7 +107,8 @@ class SlackMessage(SQLModel, table=True):
 
 
 class Timer(SQLModel, table=True):
-    """A durable timer: escalation steps, update reminders, role watches.
+    """A durable timer: escalation steps, update reminders, role watches, and the
+    consequences of a change (kind "consequence", see `incidentbot.consequences`).
 
     The row is the truth; APScheduler only wakes the bot up at `due_at`. A timer
     fires when a process claims it by setting `fired_at` where it is still NULL,
@@ -123,7 +124,7 @@ class Timer(SQLModel, table=True):
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     created_at: datetime
     fired_at: datetime | None = None
-    outcome: str | None = Field(default=None, max_length=20)  # fired | cancelled | skipped
+    outcome: str | None = Field(default=None, max_length=20)  # fired|cancelled|skipped|failed
     claimed_by: str | None = Field(default=None, max_length=80)
 
     __table_args__ = (Index("ix_timer_pending", "fired_at", "due_at"),)
@@ -155,13 +156,16 @@ class Page(SQLModel, table=True):
     cycle: int
     level: int
     target: str = Field(max_length=200)  # as configured: U…, email, S…, schedule:<name>
-    status: str = Field(max_length=20)  # pending | sent | failed | cancelled
+    status: str = Field(max_length=20)  # pending | retrying | sent | failed | cancelled
     deliveries: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
     unreachable: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
     created_at: datetime
     claimed_at: datetime | None = None
     sent_at: datetime | None = None
     attempts: int = 0
+    # Why a page ended as it did when that is not obvious ("acknowledged before
+    # Slack could deliver it"); pages waiting for Slack have status "retrying".
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
     __table_args__ = (
         UniqueConstraint("escalation_id", "cycle", "level", "target", name="uq_page_step_target"),
@@ -200,6 +204,36 @@ class StatusUpdate(SQLModel, table=True):
     posted_by: str = Field(max_length=32)
     posted_at: datetime
     source_key: str | None = Field(default=None, max_length=200, unique=True)
+
+
+class SlackOutbox(SQLModel, table=True):
+    """A Slack step that Slack could not take yet: retried until it can, oldest first.
+
+    Rows are written when a call fails for a reason that passes (an outage, a
+    rate limit, a 5xx) and carried out by `incidentbot.delivery.Outbox`. A row
+    is taken by one process at a time (`claimed_by`/`claimed_at` is a lease), so
+    replicas never deliver it twice; it survives restarts because it is a row.
+    `created_at` is when the step was first wanted, so lateness can be told.
+    """
+
+    __tablename__ = "slack_outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=40)  # page | setup | refresh | post | call
+    incident_id: int | None = Field(default=None, foreign_key="incident.id", index=True)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    status: str = Field(max_length=20)  # pending | delivered | skipped | failed
+    created_at: datetime
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=200)
+    last_attempt_at: datetime | None = None
+    claimed_by: str | None = Field(default=None, max_length=80)
+    claimed_at: datetime | None = None
+    finished_at: datetime | None = None
+    note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    reported: bool = False  # lateness told to the channel and the declarer
+
+    __table_args__ = (Index("ix_slack_outbox_status", "status", "id"),)
 
 
 class ProviderEvent(SQLModel, table=True):

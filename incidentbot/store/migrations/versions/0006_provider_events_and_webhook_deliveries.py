@@ -1,7 +1,7 @@
 """provider events and webhook deliveries
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0008
 Create Date: 2026-11-30 18:04:59.369479
 """
 
@@ -10,7 +10,7 @@ import sqlmodel
 from alembic import op
 
 revision = "0006"
-down_revision = "0003"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
