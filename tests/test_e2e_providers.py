@@ -25,6 +25,7 @@ from incidentbot.playground.paging import (
     post,
 )
 from incidentbot.providers.pagerduty import sign
+from incidentbot.services.reports import postmortem_markdown
 from incidentbot.store.models import Escalation, Page, ProviderEvent, WebhookDelivery
 from tests.conftest import Bot, page_dms
 
@@ -336,6 +337,8 @@ def test_pagerduty_ack_webhook_stops_the_escalation(
     assert page_dms(bot.standin, "U0CAROL") == []  # level 2 never paged
     [entry] = [e for e in bot.timeline(1) if e.source == "pagerduty"]
     assert entry.kind == "ack"
+    markdown = postmortem_markdown(bot.runtime.engine, 1)
+    assert "acknowledged in PagerDuty at" in markdown
 
 
 def test_opsgenie_ack_webhook_stops_the_escalation(

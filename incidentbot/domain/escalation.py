@@ -42,6 +42,8 @@ def describe_step(path: EscalationPath, step: Step) -> str:
 # -- targets --------------------------------------------------------------------------
 SCHEDULE_PREFIX = "schedule:"
 PROVIDER_KINDS = ("pagerduty", "opsgenie")  # `pagerduty:<service>`, `opsgenie:<team>`
+# How each provider is named to people; also who "acknowledged" an escalation acked there.
+PROVIDER_NAMES = {"pagerduty": "PagerDuty", "opsgenie": "Opsgenie"}
 
 
 def target_kind(target: str) -> str:

@@ -36,7 +36,7 @@ from sqlmodel import Session, col, or_, select
 
 from incidentbot import consequences as events
 from incidentbot.consequences import Consequence
-from incidentbot.domain.escalation import provider_label
+from incidentbot.domain.escalation import PROVIDER_NAMES, provider_label
 from incidentbot.domain.snapshot import IncidentSnapshot
 from incidentbot.domain.text import escaped_within
 from incidentbot.providers.http import Result, post_json
@@ -58,7 +58,7 @@ LEASE = timedelta(
 RETRY_FIRST = 2.0  # seconds; PagerDuty advises a few tries, seconds apart
 RETRY_CAP = 60.0
 MAX_ATTEMPTS = 12  # about ten minutes of trying before the channel is told
-TOOL_NAMES = {"pagerduty": "PagerDuty", "opsgenie": "Opsgenie"}
+TOOL_NAMES = PROVIDER_NAMES
 
 
 class ProviderService:
