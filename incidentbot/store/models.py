@@ -234,3 +234,60 @@ class SlackOutbox(SQLModel, table=True):
     reported: bool = False  # lateness told to the channel and the declarer
 
     __table_args__ = (Index("ix_slack_outbox_status", "status", "id"),)
+
+
+class ProviderEvent(SQLModel, table=True):
+    """One event for PagerDuty or Opsgenie (trigger, acknowledge, resolve): an outbox row.
+
+    Written in the same transaction as the change that causes it (a level paged,
+    an acknowledgement, a resolution), then delivered by whichever process
+    claims it first (`claimed_at`), retried with back-off until `sent` or
+    `failed`. Events of one `dedup_key` are delivered in `id` order, so an
+    acknowledge never overtakes its trigger. Secrets are never stored here;
+    the routing key or API key is added from the configuration when sending.
+    """
+
+    __tablename__ = "provider_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    page_id: int | None = Field(default=None, foreign_key="page.id")
+    target: str = Field(max_length=200)  # pagerduty:<service> | opsgenie:<team>
+    action: str = Field(max_length=20)  # trigger | acknowledge | resolve
+    dedup_key: str = Field(max_length=255, index=True)  # PagerDuty dedup_key, Opsgenie alias
+    event_key: str = Field(max_length=300, unique=True)  # makes recording idempotent
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    status: str = Field(max_length=20)  # pending | sent | failed
+    attempts: int = 0
+    next_attempt_at: datetime
+    claimed_at: datetime | None = None
+    sent_at: datetime | None = None
+    last_error: str | None = Field(default=None, max_length=500)
+    created_at: datetime
+
+    __table_args__ = (Index("ix_provider_event_due", "status", "next_attempt_at"),)
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """A webhook received from PagerDuty or Opsgenie, stored before it is answered.
+
+    The unique (provider, delivery_key) drops repeated deliveries (PagerDuty's
+    `X-Webhook-Id`); the row is processed after the answer, by whichever
+    process claims it, so an answered webhook is never lost.
+    """
+
+    __tablename__ = "webhook_delivery"
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider: str = Field(max_length=20)
+    delivery_key: str = Field(max_length=200)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    received_at: datetime
+    claimed_at: datetime | None = None
+    processed_at: datetime | None = None
+    outcome: str | None = Field(default=None, max_length=200)
+
+    __table_args__ = (
+        UniqueConstraint("provider", "delivery_key", name="uq_webhook_delivery"),
+        Index("ix_webhook_delivery_pending", "processed_at", "claimed_at"),
+    )
