@@ -13,11 +13,14 @@ read from the database at scrape time, so every replica reports the same truth.
     incidentbot_alerts_suppressed_total{route,reason}
     incidentbot_alert_notifications_total{route,kind}
     incidentbot_alert_groups_open{route}            (from the database at scrape time)
+    incidentbot_slack_backlog                        Slack steps waiting for Slack
+    incidentbot_slack_backlog_oldest_seconds         age of the oldest of them
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -88,6 +91,10 @@ class Metrics:
         """Report open incidents by severity, counted by `count` at each scrape."""
         self.registry.register(_OpenIncidents(count))
 
+    def watch_slack_backlog(self, backlog: Callable[[], Any]) -> None:
+        """Report the outbox backlog (`incidentbot.delivery.Backlog`), read at each scrape."""
+        self.registry.register(_SlackBacklog(backlog))
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
@@ -118,3 +125,22 @@ class _Gauge(Collector):
         for key, value in sorted(self.count().items()):
             gauge.add_metric([key], value)
         yield gauge
+
+
+class _SlackBacklog(Collector):
+    def __init__(self, backlog: Callable[[], Any]) -> None:
+        self.backlog = backlog
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        current = self.backlog()
+        yield GaugeMetricFamily(
+            "incidentbot_slack_backlog",
+            "Slack steps (pages, channel set-up, card edits, updates, notices) that Slack "
+            "could not take yet and that are retried until it does.",
+            value=current.count,
+        )
+        yield GaugeMetricFamily(
+            "incidentbot_slack_backlog_oldest_seconds",
+            "Age of the oldest Slack step still waiting for Slack (0 when none waits).",
+            value=current.oldest_seconds,
+        )

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from incidentbot.alerts import rules
-from incidentbot.alerts.config import AlertsConfig, cross_check, missing_tokens, parse_alerts
+from incidentbot.alerts.config import AlertsConfig
 from incidentbot.alerts.routing import Router
 from incidentbot.alerts.sources import BadPayload, parse
+from incidentbot.config import ConfigError, parse_config
 from incidentbot.slack.alert_blocks import link_line, literal
 from incidentbot.slack.pacing import ChannelPacer
 from tests.alert_senders import am_alert, am_body, generic_body, grafana_body, pagerduty_body
@@ -81,9 +82,7 @@ def test_long_keys_are_hashed_and_values_cut() -> None:
 
 # -- routing ----------------------------------------------------------------------------------
 def config(**alerts: Any) -> AlertsConfig:
-    model, problems = parse_alerts(alerts)
-    assert problems == []
-    return model
+    return parse_config({"alerts": alerts}, "test").alerts
 
 
 def test_first_match_wins_with_anchored_regexes() -> None:
@@ -191,13 +190,23 @@ def test_pacer_allows_a_burst_then_one_per_second() -> None:
 
 
 def test_config_problems_are_named() -> None:
-    _, problems = parse_alerts({"routes": [{"name": "x", "action": "page"}], "bogus": 1})
-    assert any("escalation" in p for p in problems) and any("alerts.bogus" in p for p in problems)
-    model = config(
-        sources=[{"name": "p", "kind": "generic", "token_env": "T_ENV"}],
-        routes=[{"name": "r", "severity": "sev9", "escalation": "nope"}],
-    )
-    found = cross_check(model, severities=["sev1"], paths=[])
-    assert len(found) == 2
-    assert missing_tokens(model, {}) == ["T_ENV: required by alerts source 'p' (its bearer token)"]
-    assert missing_tokens(model, {"T_ENV": "x"}) == []
+    data = {
+        "alerts": {
+            "bogus": 1,
+            "sources": [{"name": "p", "kind": "generic", "token_env": "T_ENV"}],
+            "routes": [
+                {"name": "x", "action": "page"},
+                {"name": "r", "severity": "sev9", "escalation": "nope"},
+            ],
+        }
+    }
+    with pytest.raises(ConfigError) as error:
+        parse_config(data, "test", env={})
+    problems = "\n".join(error.value.problems)
+    assert 'alerts.routes["x"]' in problems and "needs escalation" in problems
+    assert 'alerts.routes["r"].severity: unknown severity "sev9"' in problems
+    assert 'alerts.routes["r"].escalation: unknown escalation path "nope"' in problems
+    assert "alerts.bogus: unknown key" in problems
+    assert 'alerts.sources["p"].token_env: environment variable T_ENV is not set' in problems
+    ok = {"alerts": {"sources": data["alerts"]["sources"]}}
+    assert parse_config(ok, "test", env={"T_ENV": "x"}).alerts.sources[0].name == "p"

@@ -20,13 +20,11 @@ Slack writes are paced per channel (`ChannelPacer`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
-from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from incidentbot.alerts import rules
@@ -37,19 +35,20 @@ from incidentbot.alerts.service import (
     SYNC_TIMER,
     AlertService,
     _event,
+    view_of,
 )
-from incidentbot.config import Config
 from incidentbot.domain import escalation as steps
 from incidentbot.domain.escalation import Step
 from incidentbot.metrics import Metrics
-from incidentbot.scheduler import AfterCommit, Timers
+from incidentbot.scheduler import AfterCommit
+from incidentbot.services.deps import Deps
 from incidentbot.services.escalation import EscalationService
 from incidentbot.services.incidents import IncidentService
 from incidentbot.slack import alert_blocks
-from incidentbot.slack.gateway import Failure, SlackGateway
+from incidentbot.slack.gateway import Failure
 from incidentbot.slack.pacing import ChannelPacer
 from incidentbot.store.db import session_scope
-from incidentbot.store.models import AlertEvent, AlertGroup, AlertRollup, Incident, Timer
+from incidentbot.store.models import AlertEvent, AlertGroup, AlertRollup, Timer
 
 log = logging.getLogger(__name__)
 
@@ -81,28 +80,23 @@ class _Plan:
 class AlertDelivery:
     def __init__(
         self,
+        deps: Deps,
         *,
-        engine: Engine,
-        config: Config,
         service: AlertService,
-        slack: SlackGateway,
-        timers: Timers,
         incidents: IncidentService,
         escalations: EscalationService,
-        clock: Callable[[], datetime],
-        metrics: Metrics | None = None,
         pacer: ChannelPacer | None = None,
     ) -> None:
-        self.engine = engine
-        self.config = config
-        self.alerts = config.alerts
+        self.engine = deps.engine
+        self.config = deps.config
+        self.alerts = deps.config.alerts
         self.service = service
-        self.slack = slack
-        self.timers = timers
+        self.slack = deps.slack
+        self.timers = timers = deps.timers
         self.incidents = incidents
         self.escalations = escalations
-        self.clock = clock
-        self.metrics = metrics
+        self.clock = deps.clock
+        self.metrics: Metrics | None = deps.metrics
         self.pacer = pacer or ChannelPacer()
         timers.register(SYNC_TIMER, self._on_sync)
         timers.register(ROLLUP_TIMER, self._on_rollup)
@@ -454,48 +448,6 @@ class AlertDelivery:
         for row in rows:
             if row.data.get("channel") and row.data.get("ts"):
                 self.slack.update(row.data["channel"], row.data["ts"], text=text, blocks=blocks)
-
-
-def view_of(session: Session, g: AlertGroup) -> rules.GroupView:
-    """The group as messages show it (with its incident's channel, when linked)."""
-    from incidentbot.store.models import AlertRecord
-
-    incident_channel = None
-    if g.incident_id is not None:
-        incident = session.get(Incident, g.incident_id)
-        incident_channel = incident.channel_id if incident else None
-    first = session.exec(
-        select(AlertRecord)
-        .where(AlertRecord.group_id == g.id)
-        .order_by(col(AlertRecord.id).desc())
-        .limit(1)
-    ).first()
-    links = dict(first.links or {}) if first else {}
-    if first and first.url:
-        links["url"] = first.url
-    return rules.GroupView(
-        id=int(g.id or 0),
-        route=g.route,
-        source=g.source,
-        action=g.action,
-        title=g.title,
-        status=g.status,
-        firing=g.firing,
-        resolved=g.resolved,
-        alerts_total=g.alerts_total,
-        first_seen=g.first_seen,
-        last_seen=g.last_seen,
-        group_labels=dict(g.group_labels or {}),
-        links=links,
-        acked_by=g.acked_by,
-        silenced_until=g.silenced_until,
-        flapping=g.flapping,
-        incident=g.incident_id,
-        incident_channel=incident_channel,
-        message_channel=g.message_channel,
-        message_ts=g.message_ts,
-        permalink=g.permalink,
-    )
 
 
 def _all_linked_resolved(session: Session, g: AlertGroup) -> bool:

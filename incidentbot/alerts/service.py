@@ -18,13 +18,12 @@ import hashlib
 import logging
 import statistics
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, text, update
-from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
@@ -32,14 +31,20 @@ from incidentbot.alerts import rules
 from incidentbot.alerts.config import AlertsConfig
 from incidentbot.alerts.routing import Placement, Router
 from incidentbot.alerts.sources import FIRING, RESOLVED, Alert, Batch
-from incidentbot.config import Config
 from incidentbot.domain.errors import InvalidChange, NotFound
 from incidentbot.durations import format_duration
 from incidentbot.metrics import Metrics
-from incidentbot.scheduler import Timers
+from incidentbot.services.deps import Deps
 from incidentbot.store import repo
 from incidentbot.store.db import session_scope
-from incidentbot.store.models import AlertEvent, AlertGroup, AlertRecord, AlertRollup, AlertSilence
+from incidentbot.store.models import (
+    AlertEvent,
+    AlertGroup,
+    AlertRecord,
+    AlertRollup,
+    AlertSilence,
+    Incident,
+)
 
 log = logging.getLogger(__name__)
 
@@ -84,22 +89,14 @@ def lock_ids(session: Session, names: Iterable[str]) -> None:
 
 
 class AlertService:
-    def __init__(
-        self,
-        *,
-        engine: Engine,
-        config: Config,
-        timers: Timers,
-        clock: Callable[[], datetime],
-        metrics: Metrics | None = None,
-    ) -> None:
-        self.engine = engine
-        self.config = config
-        self.alerts: AlertsConfig = config.alerts
-        self.router = Router(config.alerts)
-        self.timers = timers
-        self.clock = clock
-        self.metrics = metrics
+    def __init__(self, deps: Deps) -> None:
+        self.engine = deps.engine
+        self.config = deps.config
+        self.alerts: AlertsConfig = deps.config.alerts
+        self.router = Router(deps.config.alerts)
+        self.timers = deps.timers
+        self.clock = deps.clock
+        self.metrics: Metrics | None = deps.metrics
 
     # -- ingest ------------------------------------------------------------------------
     def ingest(self, source: str, batch: Batch) -> Accepted:
@@ -458,6 +455,22 @@ class AlertService:
         if g is None:
             raise NotFound("That alert group no longer exists.")
         return g
+
+    def declare_form(self, group_id: int) -> rules.GroupView:
+        """The group as the Declare button's pre-filled form shows it."""
+        with Session(self.engine) as session:
+            g = session.get(AlertGroup, group_id)
+            if g is None:
+                raise NotFound("That alert group no longer exists.")
+            return view_of(session, g)
+
+    def group_views(
+        self, *, incident: int | None = None, limit: int = 200
+    ) -> list[rules.GroupView]:
+        """`/incident alerts`: firing groups, or the groups linked to an incident."""
+        groups = self.firing_groups(incident=incident)[:limit]
+        with Session(self.engine) as session:
+            return [view_of(session, g) for g in groups]
 
     def firing_groups(self, *, incident: int | None = None) -> list[AlertGroup]:
         """Firing groups (for an incident: its linked groups, firing or not)."""
@@ -829,4 +842,44 @@ def mark_posted(session: Session, group_id: int, *, channel: str, ts: str) -> No
         update(AlertGroup)
         .where(col(AlertGroup.id) == group_id)
         .values(message_channel=channel, message_ts=ts)
+    )
+
+
+def view_of(session: Session, g: AlertGroup) -> rules.GroupView:
+    """The group as messages show it (with its incident's channel, when linked)."""
+    incident_channel = None
+    if g.incident_id is not None:
+        incident = session.get(Incident, g.incident_id)
+        incident_channel = incident.channel_id if incident else None
+    first = session.exec(
+        select(AlertRecord)
+        .where(AlertRecord.group_id == g.id)
+        .order_by(col(AlertRecord.id).desc())
+        .limit(1)
+    ).first()
+    links = dict(first.links or {}) if first else {}
+    if first and first.url:
+        links["url"] = first.url
+    return rules.GroupView(
+        id=int(g.id or 0),
+        route=g.route,
+        source=g.source,
+        action=g.action,
+        title=g.title,
+        status=g.status,
+        firing=g.firing,
+        resolved=g.resolved,
+        alerts_total=g.alerts_total,
+        first_seen=g.first_seen,
+        last_seen=g.last_seen,
+        group_labels=dict(g.group_labels or {}),
+        links=links,
+        acked_by=g.acked_by,
+        silenced_until=g.silenced_until,
+        flapping=g.flapping,
+        incident=g.incident_id,
+        incident_channel=incident_channel,
+        message_channel=g.message_channel,
+        message_ts=g.message_ts,
+        permalink=g.permalink,
     )

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from incidentbot.domain.metrics import DEFAULT_DAYS, MAX_DAYS
+from incidentbot.domain.stats import DEFAULT_DAYS, MAX_DAYS
 from incidentbot.domain.text import escape, truncate
 
 _USER = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
@@ -80,6 +80,12 @@ SPECS: dict[str, Spec] = {
         "/incident alerts report 7",
         "firing alert groups (in an incident channel: the linked ones); "
         f"`report`: signal to noise per route (default {DEFAULT_DAYS} days)",
+        in_incident=False,
+    ),
+    "oncall": Spec(
+        "oncall [schedule]",
+        "/incident oncall backend-oncall",
+        "who is on call now and next (every schedule and escalation path, or one schedule)",
         in_incident=False,
     ),
 }
@@ -266,6 +272,7 @@ _PARSERS = {
     "followup": _followup,
     "stats": _stats,
     "escalate": _path,
+    "oncall": _path,  # the schedule name is checked against the configuration
 }
 
 

@@ -4,9 +4,10 @@ Responsible for: answering the Web API calls the bot makes through a real
 ``slack_sdk.WebClient(base_url=standin.api_url)`` the way Slack does (response
 shapes, error codes, limits), keeping the resulting workspace state (users,
 channels, messages, views, files, ephemerals, response_url posts) where tests can
-read it, recording every call, and injecting faults (rate limits, 5xx, errors).
+read it, recording every call, and injecting faults (rate limits, 5xx, errors, total
+outages for a duration) and, on request, enforcing Slack's per-method rate limits.
 
-Not responsible for: sending requests *to* the app (see ``tests/slack_requests.py``)
+Not responsible for: sending requests *to* the app (see ``client.py``)
 or for anything Slack does outside the Web API (it never emits events by itself).
 """
 
@@ -20,6 +21,7 @@ import email.policy
 import hashlib
 import itertools
 import json
+import math
 import re
 import secrets
 import threading
@@ -51,6 +53,7 @@ MAX_TOPIC_CHARS = 250
 MAX_CHANNEL_NAME = 80
 MAX_PRIVATE_METADATA = 3000
 MAX_VIEW_LABEL = 24  # title, submit and close texts of a modal
+MAX_LOG_ENTRIES = 20_000  # calls and text_log entries kept (oldest dropped first)
 
 _JSON_ARGS = ("blocks", "attachments", "view", "metadata", "files", "user_auth_blocks")
 _CHANNEL_NAME_CHARS = re.compile(r"^[a-z0-9_-]+$")
@@ -298,6 +301,78 @@ class Fault:
     remaining: int
     retry_after: int | None
     when: Callable[[dict[str, Any]], bool] | None
+
+
+# Slack's published rate-limit tiers (calls per minute per workspace) for the
+# methods the bot calls; chat.postMessage allows about one message per second
+# per channel. https://api.slack.com/apis/rate-limits
+_TIER_PER_MINUTE: dict[str, float] = {
+    "conversations.create": 20,
+    "conversations.list": 20,
+    "conversations.setTopic": 20,
+    "conversations.setPurpose": 20,
+    "conversations.rename": 20,
+    "usergroups.users.list": 20,
+    "pins.add": 20,
+    "conversations.invite": 50,
+    "conversations.info": 50,
+    "conversations.join": 50,
+    "conversations.open": 50,
+    "chat.update": 50,
+    "chat.delete": 50,
+    "users.lookupByEmail": 50,
+}
+_POSTS_PER_CHANNEL_PER_MINUTE = 60.0
+
+
+@dataclass
+class _RateLimits:
+    """Token buckets like Slack's limiter: `scale` times the tier rate, `burst_seconds` deep."""
+
+    scale: float
+    burst_seconds: float
+    buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def take(self, method: str, args: dict[str, Any]) -> float:
+        """Spend a token; 0 when allowed, else the seconds until one is available."""
+        if method == "chat.postMessage":
+            key, per_minute = f"{method}:{args.get('channel')}", _POSTS_PER_CHANNEL_PER_MINUTE
+        else:
+            key, per_minute = method, _TIER_PER_MINUTE.get(method, 100.0)
+        rate = per_minute * self.scale / 60.0
+        capacity = max(1.0, rate * self.burst_seconds)
+        now = time.monotonic()
+        tokens, updated = self.buckets.get(key, (capacity, now))
+        tokens = min(capacity, tokens + (now - updated) * rate)
+        if tokens < 1.0:
+            self.buckets[key] = (tokens, now)
+            return (1.0 - tokens) / rate
+        self.buckets[key] = (tokens - 1.0, now)
+        return 0.0
+
+
+class Hold:
+    """Calls to one Web API method wait, unanswered, until `release()`.
+
+    For tests of "the process died while Slack was slow": hold a method, wait
+    until the bot's call `arrived`, kill the bot, then release. A released call
+    is then carried out as Slack would (its answer goes to a closed socket).
+    """
+
+    def __init__(self, method: str) -> None:
+        self.method = method
+        self.arrived = threading.Event()
+        self._released = threading.Event()
+
+    def release(self) -> None:
+        self._released.set()
+
+    def wait_arrived(self, timeout: float) -> bool:
+        return self.arrived.wait(timeout)
+
+    def _pass(self) -> None:
+        self.arrived.set()
+        self._released.wait()
 
 
 @dataclass
@@ -750,12 +825,25 @@ def _bearer_token(headers: Any, args: dict[str, Any]) -> str | None:
 class SlackStandIn:
     """A running fake of Slack's Web API. Construct it, point WebClient at ``api_url``."""
 
-    def __init__(self, *, trigger_ttl: float = 3.0, response_url_max_uses: int = 5) -> None:
+    def __init__(
+        self,
+        *,
+        trigger_ttl: float = 3.0,
+        response_url_max_uses: int = 5,
+        max_log: int = MAX_LOG_ENTRIES,
+        first_id: int = 1,
+    ) -> None:
         self.trigger_ttl = trigger_ttl
+        # calls, text_log, triggers and response_urls are capped so a long-running
+        # playground stays small.
+        self.max_log = max_log
+        self._change_listeners: list[Callable[[], None]] = []
         self.response_url_max_uses = response_url_max_uses
         self.latency = 0.0
         self._lock = threading.RLock()
-        self._seq = itertools.count(1)
+        # first_id > 1 keeps new ids (C…, D…, V…) apart from those of an earlier run whose
+        # database is reused (the playground's --data).
+        self._seq = itertools.count(first_id)
         self._last_ts_us = 0
         self.users: dict[str, User] = {}
         self.usergroups: dict[str, Usergroup] = {}
@@ -769,6 +857,11 @@ class SlackStandIn:
         self.responses: dict[str, list[dict[str, Any]]] = {}
         self.calls: list[Call] = []
         self.faults: list[Fault] = []
+        self._outage_until: float | None = None  # time.monotonic(); inf = until ended
+        self._outage_status = 503
+        self._rate_limits: _RateLimits | None = None
+        self.rate_limited: list[Call] = []  # 429s answered while limits are enforced
+        self.holds: dict[str, Hold] = {}
         self.internal_errors: list[
             str
         ] = []  # stand-in crashes: a test should treat them as failures
@@ -852,6 +945,7 @@ class SlackStandIn:
     # ------------------------------------------------------------ lifecycle
 
     def stop(self) -> None:
+        self.release_all()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
@@ -933,9 +1027,33 @@ class SlackStandIn:
                 if channel_id in self.channels
                 else self._ensure_dm(channel_id)
             )
-            return self._append_message(
+            message = self._append_message(
                 channel, user=user, text=text, blocks=blocks, thread_ts=thread_ts
             )
+        self.notify_change()
+        return message
+
+    def add_reaction(self, channel_id: str, ts: str, name: str, *, user: str) -> Message:
+        """A *person* reacts to a message (Slack would then send a reaction_added event)."""
+        with self._lock:
+            channel = self.channels.get(channel_id)
+            msg = self.find_message(channel_id, ts) if channel else None
+            if msg is None or msg.deleted:
+                raise KeyError(f"no message {ts!r} in {channel_id}")
+            users = msg.reactions.setdefault(name, [])
+            if user not in users:
+                users.append(user)
+        self.notify_change()
+        return msg
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (no arguments, must be quick) after anything may have changed."""
+        with self._lock:
+            self._change_listeners.append(listener)
+
+    def notify_change(self) -> None:
+        for listener in list(self._change_listeners):
+            listener()
 
     def new_trigger_id(self, *, user: str | None = None, view_id: str | None = None) -> str:
         """A single-use trigger id, valid ``trigger_ttl`` seconds (Slack: 3 s)."""
@@ -944,6 +1062,7 @@ class SlackStandIn:
             self._triggers[trigger_id] = _Trigger(
                 time.monotonic() + self.trigger_ttl, user, view_id
             )
+            _trim_dict(self._triggers, self.max_log)
             return trigger_id
 
     def new_response_url(
@@ -953,6 +1072,9 @@ class SlackStandIn:
             rid = f"{TEAM_ID}/{next(self._seq)}/{secrets.token_hex(12)}".replace("/", "-")
             self._response_urls[rid] = _ResponseUrl(channel, user, message_ts)
             self.responses[rid] = []
+            # Slack expires response_urls after 30 minutes; only the newest max_log are kept.
+            _trim_dict(self._response_urls, self.max_log)
+            _trim_dict(self.responses, self.max_log)
             return f"{self.base_url}/response/{rid}"
 
     def fail(
@@ -971,9 +1093,48 @@ class SlackStandIn:
             self.faults.append(fault)
             return fault
 
+    def hold(self, method: str) -> Hold:
+        """Keep calls to ``method`` waiting until the returned hold is released."""
+        with self._lock:
+            held = self.holds[method] = Hold(method)
+            return held
+
+    def release_all(self) -> None:
+        with self._lock:
+            holds, self.holds = list(self.holds.values()), {}
+        for held in holds:
+            held.release()
+
     def clear_faults(self) -> None:
         with self._lock:
             self.faults.clear()
+
+    def outage(self, seconds: float | None = None, *, status: int = 503) -> None:
+        """Every Web API method answers `status` (503: service_unavailable; 500:
+        fatal_error) for `seconds`, or until `end_outage()` when None."""
+        with self._lock:
+            self._outage_status = status
+            self._outage_until = (
+                float("inf") if seconds is None else time.monotonic() + max(seconds, 0.0)
+            )
+
+    def end_outage(self) -> None:
+        with self._lock:
+            self._outage_until = None
+
+    @property
+    def in_outage(self) -> bool:
+        with self._lock:
+            return self._outage_until is not None and time.monotonic() < self._outage_until
+
+    def enforce_rate_limits(self, *, scale: float = 1.0, burst_seconds: float = 60.0) -> None:
+        """Answer 429 (with Retry-After) beyond Slack's per-method limits, like Slack.
+
+        `scale` multiplies the rates (tests compress time); `burst_seconds` is how
+        many seconds of calls a quiet method may make at once.
+        """
+        with self._lock:
+            self._rate_limits = _RateLimits(scale, burst_seconds)
 
     def clear_calls(self) -> None:
         with self._lock:
@@ -1139,12 +1300,15 @@ class SlackStandIn:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 status, headers, payload = standin._route(self.path, self.headers, body)
-                self.send_response(status)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                try:
+                    self.send_response(status)
+                    for key, value in headers.items():
+                        self.send_header(key, value)
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the caller is gone (a killed bot): Slack would not care either
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # keep pytest output clean; calls are recorded in standin.calls
@@ -1152,6 +1316,14 @@ class SlackStandIn:
         return Handler
 
     def _route(self, path: str, headers: Any, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        try:
+            return self._route_request(path, headers, body)
+        finally:
+            self.notify_change()
+
+    def _route_request(
+        self, path: str, headers: Any, body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
         parts = urllib.parse.urlsplit(path)
         try:
             if parts.path.startswith("/api/"):
@@ -1170,6 +1342,9 @@ class SlackStandIn:
     ) -> tuple[int, dict[str, str], bytes]:
         if self.latency > 0:
             time.sleep(self.latency)  # outside the lock so concurrent calls overlap as they would
+        held = self.holds.get(method)
+        if held is not None:
+            held._pass()  # outside the lock: other calls go on while this one waits
         with self._lock:
             try:
                 args = _parse_args(headers.get("Content-Type") or "", body, query)
@@ -1184,6 +1359,9 @@ class SlackStandIn:
             else:
                 status, response, extra = self._invoke(method, args, token)
             self.calls.append(Call(method, args, response, status, time.time()))
+            if status == 429 and self._rate_limits is not None:
+                self.rate_limited.append(self.calls[-1])
+            _trim(self.calls, self.max_log)
         reply = _json_reply(status, response)
         reply[1].update(extra)
         return reply
@@ -1201,9 +1379,15 @@ class SlackStandIn:
                 return 200, {"ok": False, "error": "not_allowed_token_type"}, {}
         elif not token.startswith("xoxb-"):
             return 200, {"ok": False, "error": "invalid_auth"}, {}
+        if self._outage_until is not None and time.monotonic() < self._outage_until:
+            status = self._outage_status
+            error = {500: "fatal_error"}.get(status, "service_unavailable")
+            return status, {"ok": False, "error": error}, {}
         fault = self._take_fault(method, args)
         if fault is not None:
             return fault
+        if self._rate_limits is not None and (wait := self._rate_limits.take(method, args)):
+            return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(math.ceil(wait))}
         try:
             self._decode_json_args(args)
             return 200, {"ok": True, **handler(args)}, {}
@@ -1321,6 +1505,7 @@ class SlackStandIn:
 
     def _log(self, source: str, obj: Any, *, link_names: bool = False) -> None:
         self.text_log.extend((source, text, link_names) for text in iter_texts(obj) if text)
+        _trim(self.text_log, self.max_log)
 
     # ------------------------------------------------------------ message content
 
@@ -2189,6 +2374,19 @@ class SlackStandIn:
         ephemeral = self._last_ephemeral_from(rid)
         if ephemeral is not None:
             ephemeral["deleted"] = True
+
+
+def _trim(log: list[Any], limit: int) -> None:
+    """Drop the oldest entries beyond ``limit``, a tenth at a time so appends stay cheap."""
+    if len(log) > limit:
+        del log[: len(log) - limit + limit // 10]
+
+
+def _trim_dict(items: dict[str, Any], limit: int) -> None:
+    """Drop the oldest keys beyond ``limit`` (dicts keep insertion order)."""
+    if len(items) > limit:
+        for key in list(itertools.islice(items, len(items) - limit + limit // 10)):
+            del items[key]
 
 
 def _json_reply(status: int, payload: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:

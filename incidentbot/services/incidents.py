@@ -2,78 +2,68 @@
 
 Every use case follows the same order, so a Slack outage can never lose data:
 1. load and check (domain rules, permissions);
-2. apply and save, with a timeline entry, in one database transaction;
-3. tell Slack (topic, welcome message, cards, a notice) through the gateway.
+2. apply and save, with a timeline entry and the change's consequences
+   (`incidentbot.consequences`: escalation, reminders…), in one transaction;
+3. tell Slack (topic, welcome message, cards, a notice) through the gateway;
+4. carry out the recorded consequences (if this process dies before, any
+   process's timer sweep does, exactly once).
 Slack failures in step 3 are collected and returned as `problems` for the
-listener to report to the person; the stored change stands.
+listener to report to the person; the stored change stands. Failures that pass
+(an outage, a rate limit) are also handed to the outbox (`incidentbot.delivery`):
+the channel set-up, the topic and cards, and notices are then completed when
+Slack is back, however long that takes.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from incidentbot.config import Config
+from incidentbot import consequences as events
+from incidentbot.delivery import Attempt
 from incidentbot.domain import incident as rules
 from incidentbot.domain.errors import InvalidChange, NotAnIncidentChannel, NotFound
 from incidentbot.domain.naming import channel_name
+from incidentbot.domain.outcome import Outcome
+from incidentbot.domain.snapshot import IncidentSnapshot
 from incidentbot.domain.text import escape, escaped_within, one_line
-from incidentbot.scheduler import Timers
-from incidentbot.services.auth import Authorizer
-from incidentbot.services.snapshot import IncidentSnapshot
+from incidentbot.services.deps import Deps
 from incidentbot.slack import blocks
-from incidentbot.slack.gateway import Failure, SlackGateway
+from incidentbot.slack.gateway import Failure, SlackGateway, is_transient
 from incidentbot.store import repo
-from incidentbot.store.db import session_scope
-from incidentbot.store.models import Incident, StatusUpdate, TimelineEntry, Timer
+from incidentbot.store.db import session_scope, transaction
+from incidentbot.store.models import Incident, SlackOutbox, TimelineEntry, Timer
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 SETUP_TIMER = "declare_setup"
 SETUP_GRACE = timedelta(minutes=2)  # longer than the slowest declare with all its retries
 SETUP_ATTEMPTS = 3
-Listener = Callable[[str, IncidentSnapshot, str], None]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What a use case did: the incident afterwards and any Slack step that failed."""
-
-    incident: IncidentSnapshot
-    problems: tuple[str, ...] = ()
-    created: bool = True
+SETUP_RETRY = "setup"  # outbox kinds: the channel set-up, and topic + welcome + cards
+REFRESH_RETRY = "refresh"
 
 
 class IncidentService:
-    def __init__(
-        self,
-        *,
-        engine: Engine,
-        config: Config,
-        slack: SlackGateway,
-        timers: Timers,
-        clock: Clock = utcnow,
-    ) -> None:
-        self.engine = engine
-        self.config = config
-        self.slack = slack
-        self.timers = timers
-        self.clock = clock
-        self.auth = Authorizer(config, slack)
-        # Other services (escalation, reminders) subscribe to incident events.
-        self.listeners: list[Listener] = []
-        timers.register(SETUP_TIMER, self._on_setup_timer)
+    """Incident use cases. Their consequences elsewhere (escalation, reminders…) are
+    recorded as events in the change's transaction; see `incidentbot.consequences`."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.engine = deps.engine
+        self.config = deps.config
+        self.slack: SlackGateway = deps.slack
+        self.timers = deps.timers
+        self.outbox = deps.outbox
+        self.consequences = deps.consequences
+        self.metrics = deps.metrics
+        self.clock = deps.clock
+        self.auth = deps.auth
+        deps.timers.register(SETUP_TIMER, self._on_setup_timer)
+        deps.outbox.register(SETUP_RETRY, self._retry_setup)
+        deps.outbox.register(REFRESH_RETRY, self._retry_refresh)
 
     # -- queries -------------------------------------------------------------------
     def number_for_channel(self, channel_id: str) -> int:
@@ -92,7 +82,11 @@ class IncidentService:
 
     def get(self, number: int) -> IncidentSnapshot:
         with Session(self.engine) as session:
-            return self._snapshot(session, self._load(session, number))
+            return self.read(session, number)
+
+    def read(self, session: Session, number: int, *, lock: bool = False) -> IncidentSnapshot:
+        """The incident as plain data, read in the caller's transaction (`lock`: for update)."""
+        return self._snapshot(session, self._load(session, number, lock=lock))
 
     def list_open(self) -> list[IncidentSnapshot]:
         with Session(self.engine) as session:
@@ -100,7 +94,7 @@ class IncidentService:
             # Roles and latest updates of all of them in two queries, not two per incident.
             numbers = [int(row.id or 0) for row in rows]
             roles = repo.current_roles_of(session, incident_ids=numbers)
-            updates = _latest_update_texts(session, numbers)
+            updates = repo.latest_update_texts(session, incident_ids=numbers)
             return [
                 self._snapshot(session, row, roles=roles[n], update_text=updates.get(n, ""))
                 for n, row in zip(numbers, rows, strict=True)
@@ -128,7 +122,7 @@ class IncidentService:
         origin_channel: str | None = None,
         source_key: str | None = None,
         assign_ic: bool = True,
-    ) -> Outcome:
+    ) -> Outcome[None]:
         """Store a new incident first, then open its channel and announce it.
 
         `assign_ic=False` leaves the IC vacant (declared by a rule, not a person:
@@ -187,19 +181,26 @@ class IncidentService:
                 incident_id=number,
                 payload={"attempt": 1},
             )
+            recorded = self.consequences.record(
+                session, events.DECLARED, incident_id=number, payload={"actor": declared_by}
+            )
             snapshot = self._snapshot(session, incident)
-        problems = self._open_channel(snapshot)
-        self._setup_done(number)
-        snapshot = self.get(number)
-        self._emit("declared", snapshot, declared_by)
-        return Outcome(snapshot, tuple(problems))
+        self.metrics.declared.labels(severity).inc()
+        failures = self._open_channel(snapshot)
+        self._setup_done(number, failures)
+        self.consequences.run(recorded)  # page, reminders: now that the channel exists
+        return Outcome(self.get(number), problems=tuple(_setup_problems(failures)))
 
-    def _open_channel(self, s: IncidentSnapshot, *, resume: bool = False) -> list[str]:
-        """Slack steps of declare; each failure is reported, none undoes the incident.
+    def _open_channel(
+        self, s: IncidentSnapshot, *, resume: bool = False, record: bool = True
+    ) -> list[Failure]:
+        """Slack steps of declare; each failure is returned, none undoes the incident.
 
-        `resume` finishes the steps of a declare whose process died: it adopts
-        the channel that process may already have created, and posts only the
-        messages that are missing.
+        `resume` finishes the steps of a declare whose process died or whose
+        Slack was down: it adopts the channel a previous try may already have
+        created, and posts only the messages that are missing. Without
+        `record`, only failures that will not pass are written to the timeline
+        (a retry during an outage must not add an entry per attempt).
         """
         if s.channel_id is None:
             name = channel_name(
@@ -211,8 +212,8 @@ class IncidentService:
             )
             created = self.slack.create_channel(name, private=s.private, adopt=resume)
             if isinstance(created, Failure):
-                self._record_problems(s.number, [created])
-                return [f"Could not create the incident channel: {created.describe()}"]
+                self._record_problems(s.number, [created] if record else _lasting([created]))
+                return [created]
             with session_scope(self.engine) as session:
                 incident = self._load(session, s.number)
                 incident.channel_id, incident.channel_name = created
@@ -228,12 +229,33 @@ class IncidentService:
         if not (resume and self._messages(s.number, "welcome")):
             failures += self._post_welcome(s)
         failures += self._sync_cards(s)
-        self._record_problems(s.number, failures)
-        return [f.describe() for f in failures]
+        self._record_problems(s.number, failures if record else _lasting(failures))
+        return failures
 
-    def _setup_done(self, number: int) -> None:
+    def _setup_done(self, number: int, failures: Sequence[Failure] = ()) -> None:
+        """The declare's Slack steps ran: swap the crash-recovery timer for an
+        outbox row if some step failed only because Slack is unavailable."""
+        passing = [f for f in failures if is_transient(f)]
         with session_scope(self.engine) as session:
             self.timers.cancel(session, key_prefix=f"setup:{number}:")
+            if passing and not self.outbox.waiting(session, kind=SETUP_RETRY, incident_id=number):
+                self.outbox.add(
+                    session,
+                    kind=SETUP_RETRY,
+                    label="the incident channel set-up",
+                    incident_id=number,
+                    payload={"number": number},
+                    error=passing[0].error,
+                )
+
+    def _retry_setup(self, row: SlackOutbox) -> Attempt:
+        """Outbox handler: finish the channel set-up (also for a resolved incident)."""
+        number = int(row.payload["number"])
+        return Attempt.of(self._open_channel(self.get(number), resume=True, record=False))
+
+    def _retry_refresh(self, row: SlackOutbox) -> Attempt:
+        """Outbox handler: bring topic, welcome message and cards to the current state."""
+        return Attempt.of(self._refresh_once(self.get(int(row.payload["number"]))))
 
     def _on_setup_timer(self, session: Session, timer: Timer) -> Callable[[], None]:
         """A declare did not finish its Slack steps in time: finish them here."""
@@ -250,14 +272,16 @@ class IncidentService:
 
         def finish() -> None:
             snapshot = self.get(number)
-            problems = self._open_channel(snapshot, resume=True)
-            self._setup_done(number)
+            failures = self._open_channel(snapshot, resume=True)
+            self._setup_done(number, failures)
             snapshot = self.get(number)
             where = f"<#{snapshot.channel_id}>" if snapshot.channel_id else "(no channel yet)"
             text = f":wrench: {snapshot.label} was declared as the bot restarted. Set up: {where}"
-            if problems:
-                text += "\n" + "\n".join(f"• {p}" for p in problems)
-            self.slack.try_call("chat.postMessage", channel=snapshot.declared_by, text=text)
+            if failures:
+                text += "\n" + "\n".join(f"• {p}" for p in _setup_problems(failures))
+            self.outbox.post(
+                snapshot.declared_by, text=text, incident_id=number, label="the set-up notice"
+            )
 
         return finish
 
@@ -276,7 +300,7 @@ class IncidentService:
         return [pinned] if isinstance(pinned, Failure) else []
 
     # -- changes -------------------------------------------------------------------
-    def change_status(self, number: int, status: str, *, actor: str) -> Outcome:
+    def change_status(self, number: int, status: str, *, actor: str) -> Outcome[None]:
         if status == self.config.final_status:
             raise InvalidChange("Use `/incident resolve [summary]` to resolve the incident.")
 
@@ -293,7 +317,7 @@ class IncidentService:
 
         return self._change(number, "status", actor, apply)
 
-    def change_severity(self, number: int, severity: str, *, actor: str) -> Outcome:
+    def change_severity(self, number: int, severity: str, *, actor: str) -> Outcome[None]:
         def apply(session: Session, incident: Incident, now: datetime) -> str:
             rules.check_open(incident.status, self.config.statuses, "change the severity")
             rules.check_severity_change(incident.severity, severity)
@@ -301,12 +325,14 @@ class IncidentService:
             self._entry(session, incident, "severity", actor, now, f"Severity {old} → {severity}")
             return f":rotating_light: <@{actor}> changed the severity: *{old}* → *{severity}*"
 
-        return self._change(number, "severity", actor, apply, event="severity")
+        return self._change(number, "severity", actor, apply, event=events.SEVERITY_CHANGED)
 
-    def assign_role(self, number: int, role: str, user_id: str, *, actor: str) -> Outcome:
+    def assign_role(self, number: int, role: str, user_id: str, *, actor: str) -> Outcome[None]:
         return self.assign_roles(number, {role: user_id}, actor=actor)
 
-    def assign_roles(self, number: int, wanted: Mapping[str, str | None], *, actor: str) -> Outcome:
+    def assign_roles(
+        self, number: int, wanted: Mapping[str, str | None], *, actor: str
+    ) -> Outcome[None]:
         """Give several roles at once (the roles modal); unchanged ones are skipped."""
         unknown = [r for r in wanted if r not in self.config.role_names]
         if unknown:
@@ -338,12 +364,10 @@ class IncidentService:
         outcome = self._change(number, actions, actor, apply)
         if outcome.incident.channel_id:
             failures = self.slack.invite(outcome.incident.channel_id, invited)
-            outcome = Outcome(
-                outcome.incident, outcome.problems + tuple(f.describe() for f in failures)
-            )
+            outcome = outcome.with_problems([f.describe() for f in failures])
         return outcome
 
-    def add_note(self, number: int, text: str, *, actor: str) -> Outcome:
+    def add_note(self, number: int, text: str, *, actor: str) -> Outcome[None]:
         if not text.strip():
             raise InvalidChange("The note needs some text.")
 
@@ -353,7 +377,7 @@ class IncidentService:
 
         return self._change(number, (), actor, apply, refresh=False)  # anyone may add notes
 
-    def resolve(self, number: int, summary: str, *, actor: str) -> Outcome:
+    def resolve(self, number: int, summary: str, *, actor: str) -> Outcome[None]:
         def apply(session: Session, incident: Incident, now: datetime) -> str:
             rules.check_open(incident.status, self.config.statuses, "resolve it")
             final = self.config.final_status
@@ -366,9 +390,9 @@ class IncidentService:
             said = f"\n>{escaped_within(one_line(summary), 2500)}" if summary.strip() else ""
             return f":white_check_mark: <@{actor}> resolved this incident.{said}"
 
-        return self._change(number, "resolve", actor, apply, event="resolved")
+        return self._change(number, "resolve", actor, apply, event=events.RESOLVED)
 
-    def reopen(self, number: int, *, actor: str) -> Outcome:
+    def reopen(self, number: int, *, actor: str) -> Outcome[None]:
         def apply(session: Session, incident: Incident, now: datetime) -> str:
             rules.check_resolved(incident.status, self.config.statuses)
             incident.status, incident.resolved_at = self.config.first_status, None
@@ -378,7 +402,7 @@ class IncidentService:
             status = incident.status
             return f":leftwards_arrow_with_hook: <@{actor}> reopened this incident ({status})."
 
-        return self._change(number, "reopen", actor, apply, event="reopened")
+        return self._change(number, "reopen", actor, apply, event=events.REOPENED)
 
     # -- the shared path of every change -------------------------------------------
     def _change(
@@ -390,30 +414,63 @@ class IncidentService:
         *,
         event: str | None = None,
         refresh: bool = True,
-    ) -> Outcome:
+    ) -> Outcome[None]:
         before = self.get(number)
         for name in (action,) if isinstance(action, str) else action:
             self.auth.check(name, before, actor)
         now = self.clock()
-        with session_scope(self.engine) as session:
+
+        def save(session: Session) -> tuple[str, list[int], IncidentSnapshot]:
             incident = self._load(session, number, lock=True)
             notice = apply(session, incident, now)
             if incident.acknowledged_at is None and actor == self._ic(session, number):
                 incident.acknowledged_at = now  # the IC's first action counts as acknowledgement
             incident.updated_at = now
             session.add(incident)
-            snapshot = self._snapshot(session, incident)
+            recorded: list[int] = []
+            if event:  # committed with the change, so a crash after commit cannot lose it
+                recorded = self.consequences.record(
+                    session, event, incident_id=number, payload={"actor": actor}
+                )
+            return notice, recorded, self._snapshot(session, incident)
+
+        # Only database work inside: safe to run again if the connection dies under it.
+        notice, recorded, snapshot = transaction(self.engine, save)
         failures = self.refresh(snapshot) if refresh else []
         if snapshot.channel_id:
             text, notice_blocks = blocks.notice(notice)
-            posted = self.slack.post(snapshot.channel_id, text=text, blocks=notice_blocks)
+            posted = self.outbox.post(
+                snapshot.channel_id,
+                text=text,
+                blocks=notice_blocks,
+                incident_id=number,
+                label=f"the {action if isinstance(action, str) else 'note'} notice",
+            )
             failures += [posted] if isinstance(posted, Failure) else []
-        if event:
-            self._emit(event, snapshot, actor)
-        return Outcome(snapshot, tuple(f.describe() for f in failures))
+        self.consequences.run(recorded)
+        return Outcome(snapshot, problems=tuple(_later(f) for f in failures))
 
     def refresh(self, s: IncidentSnapshot) -> list[Failure]:
-        """Bring the topic, welcome message and cards in line with the stored incident."""
+        """Bring the topic, welcome message and cards in line with the stored incident.
+
+        If Slack is unavailable, one outbox row (per incident) does it later.
+        """
+        failures = self._refresh_once(s)
+        passing = [f for f in failures if is_transient(f)]
+        if passing:
+            with session_scope(self.engine) as session:
+                if not self.outbox.waiting(session, kind=REFRESH_RETRY, incident_id=s.number):
+                    self.outbox.add(
+                        session,
+                        kind=REFRESH_RETRY,
+                        label="the topic and incident card update",
+                        incident_id=s.number,
+                        payload={"number": s.number},
+                        error=passing[0].error,
+                    )
+        return failures
+
+    def _refresh_once(self, s: IncidentSnapshot) -> list[Failure]:
         if s.channel_id is None:
             return []
         failures = self._set_topic(s)
@@ -482,7 +539,7 @@ class IncidentService:
         if roles is None:
             roles = repo.current_roles(session, incident_id=number)
         if update_text is None:
-            update_text = _latest_update_text(session, number)
+            update_text = repo.latest_update_text(session, incident_id=number)
         return IncidentSnapshot(
             number=number,
             title=incident.title,
@@ -566,41 +623,35 @@ class IncidentService:
                 text="; ".join(f"{f.method}: {f.error}" for f in failures),
             )
 
-    def _emit(self, event: str, snapshot: IncidentSnapshot, actor: str) -> None:
-        for listener in self.listeners:
-            listener(event, snapshot, actor)
+
+def _lasting(failures: Sequence[Failure]) -> list[Failure]:
+    return [f for f in failures if not is_transient(f)]
+
+
+def _later(failure: Failure) -> str:
+    """A failure as the person reads it; passing ones are delivered later."""
+    if is_transient(failure):
+        return f"{failure.describe()} — Slack is unavailable; it will be done when Slack is back"
+    return failure.describe()
+
+
+def _setup_problems(failures: Sequence[Failure]) -> list[str]:
+    """The set-up failures as the declarer reads them."""
+    problems = []
+    for f in failures:
+        text = f.describe()
+        if f.method == "conversations.create":
+            text = f"Could not create the incident channel: {text}"
+        if is_transient(f):
+            text += " — Slack is unavailable; it will be done when Slack is back"
+        problems.append(text)
+    return problems
 
 
 def _role_actions(wanted: Mapping[str, str | None]) -> tuple[str, ...]:
     """The permission names a role change needs (IC and Scribe have their own)."""
     names = {"incident_commander": "ic", "scribe": "scribe"}
     return tuple(dict.fromkeys(names.get(role, "role") for role, user in wanted.items() if user))
-
-
-def _latest_update_text(session: Session, number: int) -> str:
-    """The text of the newest stakeholder update, for the card ("" when none yet)."""
-    stmt = (
-        select(StatusUpdate.text)
-        .where(StatusUpdate.incident_id == number)
-        .order_by(col(StatusUpdate.posted_at).desc(), col(StatusUpdate.id).desc())
-        .limit(1)
-    )
-    return session.exec(stmt).first() or ""
-
-
-def _latest_update_texts(session: Session, numbers: Sequence[int]) -> dict[int, str]:
-    """`_latest_update_text` of many incidents in one query (incidents without one left out)."""
-    if not numbers:
-        return {}
-    stmt = (
-        select(StatusUpdate.incident_id, StatusUpdate.text)
-        .where(col(StatusUpdate.incident_id).in_(numbers))
-        .order_by(col(StatusUpdate.posted_at).desc(), col(StatusUpdate.id).desc())
-    )
-    latest: dict[int, str] = {}
-    for number, text in session.exec(stmt).all():
-        latest.setdefault(number, text)  # the first row of each incident is its newest
-    return latest
 
 
 def _ordered_roles(current: Mapping[str, str], order: Sequence[str]) -> dict[str, str]:

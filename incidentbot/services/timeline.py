@@ -16,18 +16,24 @@ records who changed what, before and after.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from incidentbot.domain.errors import InvalidChange, NotAllowed, NotFound
+from incidentbot.domain.outcome import Outcome
+from incidentbot.domain.snapshot import IncidentSnapshot
 from incidentbot.domain.text import escaped_within, one_line
+from incidentbot.domain.timeline import (
+    AUDIT_KINDS,
+    EntryView,
+    FollowUpView,
+    LoggedMessage,
+    TimelineView,
+    owners,
+)
+from incidentbot.services.deps import Deps
 from incidentbot.services.incidents import IncidentService
-from incidentbot.services.snapshot import IncidentSnapshot
 from incidentbot.slack import blocks
 from incidentbot.slack.gateway import Failure
 from incidentbot.store import repo
@@ -35,135 +41,18 @@ from incidentbot.store.db import session_scope
 from incidentbot.store.models import FollowUp, TimelineEntry
 
 CONFIRM_REACTION = "white_check_mark"
-AUDIT_KINDS = frozenset({"timeline_edit", "timeline_delete"})
-METADATA_LIMIT = 3000  # Slack's limit on a modal's private_metadata
 # `/incident timeline` shows at most this many entries, the latest; the postmortem has all.
 VIEW_LATEST = 300
 
 
-@dataclass(frozen=True, slots=True)
-class LoggedMessage:
-    """A Slack message to log, as the shortcut payload or the API describes it."""
-
-    channel_id: str
-    ts: str
-    author: str
-    text: str
-    files: tuple[tuple[str, str], ...] = ()  # (name, link)
-    complete: bool = True  # False when the text was cut to fit a modal's metadata
-
-    @property
-    def posted_at(self) -> datetime:
-        """The message's own time: Slack's `ts` is seconds.microseconds since the epoch."""
-        seconds, _, fraction = self.ts.partition(".")
-        micro = int((fraction + "000000")[:6]) if fraction.isdigit() else 0
-        return datetime.fromtimestamp(int(seconds), UTC) + timedelta(microseconds=micro)
-
-    @property
-    def dedup_key(self) -> str:
-        return f"msg:{self.channel_id}:{self.ts}"
-
-    def to_metadata(self) -> str:
-        """JSON for a modal's private_metadata (3,000 characters at most).
-
-        A long message is carried cut and marked incomplete: the whole of it is
-        fetched again when the modal is submitted.
-        """
-        encoded = _encode(self)
-        if len(encoded) <= METADATA_LIMIT:
-            return encoded
-        short = replace(self, files=(), complete=False)
-        text = self.text
-        while len(encoded := _encode(replace(short, text=text))) > METADATA_LIMIT:
-            text = text[: max(len(text) - (len(encoded) - METADATA_LIMIT), 0)]
-        return encoded
-
-    @classmethod
-    def from_metadata(cls, raw: str) -> LoggedMessage:
-        data = json.loads(raw)
-        return cls(
-            channel_id=data["c"],
-            ts=data["ts"],
-            author=data["u"],
-            text=data["t"],
-            files=tuple((str(n), str(link)) for n, link in data.get("f", [])),
-            complete=bool(data.get("ok", True)),
-        )
-
-    @classmethod
-    def from_api(cls, channel_id: str, message: dict[str, Any]) -> LoggedMessage:
-        """From a message object as Slack sends it (shortcut payload, history APIs)."""
-        files = [
-            (str(f.get("name") or f.get("title") or "file"), str(f.get("permalink") or ""))
-            for f in message.get("files") or []
-        ]
-        files += [
-            (str(a.get("title") or a.get("fallback") or "attachment"), str(link))
-            for a in message.get("attachments") or []
-            if (link := a.get("title_link") or a.get("from_url") or a.get("original_url"))
-        ]
-        return cls(
-            channel_id=channel_id,
-            ts=str(message["ts"]),
-            author=str(message.get("user") or message.get("bot_id") or ""),
-            text=str(message.get("text") or ""),
-            files=tuple(files),
-        )
-
-
-def _encode(m: LoggedMessage) -> str:
-    data = {"c": m.channel_id, "ts": m.ts, "u": m.author, "t": m.text, "f": m.files}
-    return json.dumps({**data, "ok": m.complete}, ensure_ascii=False)
-
-
-@dataclass(frozen=True, slots=True)
-class Logged:
-    """What logging a message did."""
-
-    incident: IncidentSnapshot
-    entry_id: int | None  # None: the message was already in this incident's timeline
-    confirmed: bool = False  # the ✅ reaction is on the message
-    problems: tuple[str, ...] = ()
-
-    @property
-    def duplicate(self) -> bool:
-        return self.entry_id is None
-
-
-@dataclass(frozen=True, slots=True)
-class Changed:
-    """What an edit, a deletion or a follow-up did."""
-
-    incident: IncidentSnapshot
-    problems: tuple[str, ...] = ()
-    created: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class TimelineView:
-    """Everything the timeline messages show to one viewer."""
-
-    incident: IncidentSnapshot
-    entries: Sequence[TimelineEntry]
-    follow_ups: Sequence[FollowUp]
-    viewer: str
-    can_edit_all: bool = False
-    hidden: int = 0  # deleted entries, not shown
-    earlier: int = 0  # entries before the latest `VIEW_LATEST`, not shown
-
-    def may_edit(self, entry: TimelineEntry) -> bool:
-        return entry.kind not in AUDIT_KINDS and (
-            self.can_edit_all or self.viewer in _owners(entry)
-        )
-
-
 class TimelineService:
-    def __init__(self, *, incidents: IncidentService) -> None:
+    def __init__(self, deps: Deps, *, incidents: IncidentService) -> None:
+        self.engine = deps.engine
+        self.config = deps.config
+        self.slack = deps.slack
+        self.clock = deps.clock
+        self.auth = deps.auth
         self.incidents = incidents
-        self.engine = incidents.engine
-        self.config = incidents.config
-        self.slack = incidents.slack
-        self.clock = incidents.clock
 
     # -- where a message goes ----------------------------------------------------------
     def incident_for_channel(self, channel_id: str) -> int | None:
@@ -184,11 +73,11 @@ class TimelineService:
     # -- logging -------------------------------------------------------------------------
     def log_message(
         self, number: int, message: LoggedMessage, *, actor: str, source: str
-    ) -> Logged:
+    ) -> Outcome[bool]:
         """Record `message` in the timeline of `number` at its original time, once."""
         snapshot = self.incidents.get(number)  # NotFound for a stale modal
         if self._already_logged(number, message):
-            return Logged(snapshot, None)
+            return Outcome(snapshot, False, created=False)
         message = self._complete(message)
         permalink = self._permalink(message)
         with session_scope(self.engine) as session:
@@ -213,12 +102,12 @@ class TimelineService:
             )
             entry_id = entry.id if entry else None
         if entry_id is None:
-            return Logged(snapshot, None)
+            return Outcome(snapshot, False, created=False)
         reacted = self.slack.try_call(
             "reactions.add", channel=message.channel_id, timestamp=message.ts, name=CONFIRM_REACTION
         )
         confirmed = not isinstance(reacted, Failure) or reacted.error == "already_reacted"
-        return Logged(snapshot, entry_id, confirmed)
+        return Outcome(snapshot, confirmed)  # value: the ✅ reaction is on the message
 
     def capture_reaction(
         self,
@@ -229,7 +118,7 @@ class TimelineService:
         ts: str,
         user: str,
         item_user: str | None,
-    ) -> Logged | None:
+    ) -> Outcome[bool] | None:
         """A reaction was added; log the message when it is the configured one in an incident."""
         if reaction != self.config.timeline.reaction or item_type != "message":
             return None
@@ -244,10 +133,7 @@ class TimelineService:
     def _already_logged(self, number: int, message: LoggedMessage) -> bool:
         """A cheap check that spares Slack calls for retries; the constraint decides races."""
         with Session(self.engine) as session:
-            stmt = select(TimelineEntry.id).where(
-                TimelineEntry.incident_id == number, TimelineEntry.dedup_key == message.dedup_key
-            )
-            return session.exec(stmt).first() is not None
+            return repo.entry_exists(session, incident_id=number, dedup_key=message.dedup_key)
 
     def _complete(self, message: LoggedMessage) -> LoggedMessage:
         """Fetch the full message when we only carry part of it (or nothing, for reactions)."""
@@ -279,35 +165,37 @@ class TimelineService:
         """The latest `VIEW_LATEST` entries; how many earlier and deleted ones are not shown."""
         snapshot, entries = self.incidents.timeline(number, latest=VIEW_LATEST)
         with Session(self.engine) as session:
-            follow_ups = list(repo.follow_ups(session, incident_id=number))
+            follow_ups = [follow_up_view(f) for f in repo.follow_ups(session, incident_id=number)]
             total = repo.count_entries(session, incident_id=number)  # deleted ones too
             live = len(entries)
             if live >= VIEW_LATEST:  # there may be more than are shown
                 live = repo.count_entries(session, incident_id=number, include_deleted=False)
         try:
-            self.incidents.auth.check("timeline_edit", snapshot, viewer)
+            self.auth.check("timeline_edit", snapshot, viewer)
             can_edit_all = True
         except NotAllowed:
             can_edit_all = False
         # max(): entries added between the reads must not make a count negative.
         earlier = max(live - len(entries), 0)
         hidden = max(total - max(live, len(entries)), 0)
-        return TimelineView(snapshot, entries, follow_ups, viewer, can_edit_all, hidden, earlier)
+        shown = [entry_view(e) for e in entries]
+        return TimelineView(snapshot, shown, follow_ups, viewer, can_edit_all, hidden, earlier)
 
-    def entry_for_change(self, entry_id: int, actor: str) -> tuple[IncidentSnapshot, TimelineEntry]:
+    def entry_for_change(self, entry_id: int, actor: str) -> tuple[IncidentSnapshot, EntryView]:
         """The entry `actor` wants to edit or delete, once they are allowed to."""
         with Session(self.engine) as session:
-            entry = session.get(TimelineEntry, entry_id)
-        if entry is None or entry.deleted_at is not None:
+            row = session.get(TimelineEntry, entry_id)
+        if row is None or row.deleted_at is not None:
             raise NotFound("That timeline entry no longer exists.")
+        entry = entry_view(row)
         if entry.kind in AUDIT_KINDS:
             raise InvalidChange("The record of an edit cannot itself be changed.")
-        snapshot = self.incidents.get(entry.incident_id)
-        if actor not in _owners(entry):
-            self.incidents.auth.check("timeline_edit", snapshot, actor)
+        snapshot = self.incidents.get(row.incident_id)
+        if actor not in owners(entry):
+            self.auth.check("timeline_edit", snapshot, actor)
         return snapshot, entry
 
-    def edit_entry(self, entry_id: int, text: str, *, actor: str) -> Changed:
+    def edit_entry(self, entry_id: int, text: str, *, actor: str) -> Outcome[None]:
         text = text.strip()
         if not text:
             raise InvalidChange("The entry needs some text; delete it instead.")
@@ -317,7 +205,7 @@ class TimelineService:
             stored = _entry_locked(session, entry_id)
             before = stored.text
             if text == before:  # unchanged, or the same edit submitted twice
-                return Changed(snapshot, created=False)
+                return Outcome(snapshot, created=False)
             stored.text, stored.edited_at, stored.edited_by = text, now, actor
             original = (stored.data or {}).get("original_text", before)
             stored.data = {**(stored.data or {}), "original_text": original}
@@ -335,9 +223,9 @@ class TimelineService:
             f":pencil2: <@{actor}> edited the {entry.kind} entry of {blocks.when(entry.at)} "
             f"in the timeline: {escaped_within(one_line(text), 2500)}"
         )
-        return Changed(snapshot, self._notify(snapshot, notice))
+        return Outcome(snapshot, problems=self._notify(snapshot, notice))
 
-    def delete_entry(self, entry_id: int, *, actor: str) -> Changed:
+    def delete_entry(self, entry_id: int, *, actor: str) -> Outcome[None]:
         snapshot, entry = self.entry_for_change(entry_id, actor)
         now = self.clock()
         with session_scope(self.engine) as session:
@@ -357,7 +245,7 @@ class TimelineService:
             f":wastebasket: <@{actor}> deleted the {entry.kind} entry of "
             f"{blocks.when(entry.at)} from the timeline."
         )
-        return Changed(snapshot, self._notify(snapshot, notice))
+        return Outcome(snapshot, problems=self._notify(snapshot, notice))
 
     # -- follow-ups ----------------------------------------------------------------------
     def add_follow_up(
@@ -368,7 +256,7 @@ class TimelineService:
         actor: str,
         owner: str | None = None,
         source_key: str | None = None,
-    ) -> Changed:
+    ) -> Outcome[None]:
         """Record an action item (anyone may), with a timeline entry, then say so."""
         text = text.strip()
         if not text:
@@ -385,7 +273,7 @@ class TimelineService:
                 source_key=source_key,
             )
             if not repo.insert_unique(session, row=item):
-                return Changed(self.incidents.get(number), created=False)  # a repeated submit
+                return Outcome(self.incidents.get(number), created=False)  # a repeated submit
             repo.add_entry(
                 session,
                 incident_id=number,
@@ -401,7 +289,7 @@ class TimelineService:
             f":clipboard: <@{actor}> recorded a follow-up{whose}: "
             f"{escaped_within(one_line(text), 2500)}"
         )
-        return Changed(snapshot, self._notify(snapshot, notice))
+        return Outcome(snapshot, problems=self._notify(snapshot, notice))
 
     def _notify(self, snapshot: IncidentSnapshot, text: str) -> tuple[str, ...]:
         if not snapshot.channel_id:
@@ -411,15 +299,29 @@ class TimelineService:
         return (posted.describe(),) if isinstance(posted, Failure) else ()
 
 
-def _owners(entry: TimelineEntry) -> set[str]:
-    """Who may change an entry besides the IC, Scribe and admins: whoever made it."""
-    return {entry.actor, str((entry.data or {}).get("author") or "")} - {""}
+def entry_view(row: TimelineEntry) -> EntryView:
+    """A stored entry as views show it."""
+    return EntryView(
+        id=row.id,
+        kind=row.kind,
+        actor=row.actor,
+        text=row.text,
+        at=row.at,
+        data=dict(row.data or {}),
+        edited_at=row.edited_at,
+        edited_by=row.edited_by,
+    )
+
+
+def follow_up_view(row: FollowUp) -> FollowUpView:
+    """A stored follow-up as the timeline lists it."""
+    return FollowUpView(
+        text=row.text, created_by=row.created_by, owner=row.owner, done_at=row.done_at
+    )
 
 
 def _entry_locked(session: Session, entry_id: int) -> TimelineEntry:
-    repo.lock_for_write(session)
-    stmt = select(TimelineEntry).where(TimelineEntry.id == entry_id).with_for_update()
-    entry = session.exec(stmt).first()
+    entry = repo.entry_for_update(session, entry_id=entry_id)
     if entry is None or entry.deleted_at is not None:
         raise NotFound("That timeline entry no longer exists.")
     return entry

@@ -9,9 +9,9 @@ card, the card itself). Slack failures come back as `problems`; the update stand
 Reminders and the roles watch are durable timers (`Timers`), keyed
 `update:<number>:<id>` and `roles:<number>`, so they survive restarts and fire
 once across replicas. This service follows the incident's life through
-`IncidentService.listeners`: declare arms both timers, a severity change
-re-times the reminder, resolve cancels them and posts the closing update,
-reopen re-arms the reminder.
+consequences recorded with each change (`incidentbot.consequences`): declare
+arms both timers, a severity change re-times the reminder, resolve cancels them
+and posts the closing update, reopen re-arms the reminder.
 """
 
 from __future__ import annotations
@@ -19,28 +19,27 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from incidentbot.config import Config
+from incidentbot import consequences as events
+from incidentbot.consequences import Consequence
 from incidentbot.domain import incident as rules
 from incidentbot.domain.errors import InvalidChange
-from incidentbot.scheduler import AfterCommit, Timers
+from incidentbot.domain.outcome import Outcome
+from incidentbot.domain.snapshot import IncidentSnapshot, UpdateSnapshot
+from incidentbot.scheduler import AfterCommit
+from incidentbot.services.deps import Deps
 from incidentbot.services.incidents import IncidentService
-from incidentbot.services.snapshot import IncidentSnapshot
 from incidentbot.slack import update_blocks
 from incidentbot.slack.blocks import channel as channel_link
-from incidentbot.slack.gateway import Failure, SlackGateway
+from incidentbot.slack.gateway import Failure, is_transient
 from incidentbot.store import repo
 from incidentbot.store.db import session_scope
 from incidentbot.store.models import Incident, StatusUpdate, Timer
 
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
 
 REMINDER_KIND = "update_reminder"
 ROLES_WATCH_KIND = "roles_watch"
@@ -48,62 +47,28 @@ ROLES_WATCH_KIND = "roles_watch"
 ROLES_WATCH_AFTER = timedelta(minutes=5)
 
 
-@dataclass(frozen=True, slots=True)
-class UpdateSnapshot:
-    """One stored stakeholder update, for builders and the modal's pre-fill."""
-
-    number: int
-    status: str
-    severity: str
-    text: str
-    impact: str
-    doing: str
-    next_update_at: datetime | None
-    posted_by: str
-    posted_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class UpdateOutcome:
-    incident: IncidentSnapshot
-    update: UpdateSnapshot
-    problems: tuple[str, ...] = ()
-    created: bool = True
-
-
 class UpdateService:
-    def __init__(
-        self,
-        *,
-        engine: Engine,
-        config: Config,
-        slack: SlackGateway,
-        incidents: IncidentService,
-        timers: Timers,
-        clock: Clock,
-    ) -> None:
-        self.engine = engine
-        self.config = config
-        self.slack = slack
+    def __init__(self, deps: Deps, *, incidents: IncidentService) -> None:
+        self.engine = deps.engine
+        self.config = deps.config
+        self.slack = deps.slack
+        self.timers = deps.timers
+        self.outbox = deps.outbox
+        self.clock = deps.clock
+        self.auth = deps.auth
         self.incidents = incidents
-        self.timers = timers
-        self.clock = clock
-
-    def subscribe(self) -> None:
-        """Register the timer handlers and follow incident events."""
-        self.timers.register(REMINDER_KIND, self.remind)
-        self.timers.register(ROLES_WATCH_KIND, self.watch_roles)
-        self.incidents.listeners.append(self.on_incident_event)
+        deps.timers.register(REMINDER_KIND, self.remind)
+        deps.timers.register(ROLES_WATCH_KIND, self.watch_roles)
+        on = deps.consequences.subscribe
+        on(events.DECLARED, "updates.arm_on_declare", self._arm_on_declare)
+        on(events.SEVERITY_CHANGED, "updates.retime_on_severity", self._retime_on_severity)
+        on(events.REOPENED, "updates.rearm_on_reopen", self._rearm_on_reopen)
+        on(events.RESOLVED, "updates.close_on_resolve", self._close_on_resolve)
 
     # -- queries ---------------------------------------------------------------------
     def last_update(self, number: int) -> UpdateSnapshot | None:
         with Session(self.engine) as session:
-            stmt = (
-                select(StatusUpdate)
-                .where(StatusUpdate.incident_id == number)
-                .order_by(col(StatusUpdate.posted_at).desc(), col(StatusUpdate.id).desc())
-            )
-            row = session.exec(stmt).first()
+            row = repo.latest_update(session, incident_id=number)
             return _snap(row) if row else None
 
     def modal_for(self, number: int, *, actor: str) -> dict:
@@ -124,7 +89,7 @@ class UpdateService:
         doing: str = "",
         next_in: timedelta | None = None,
         source_key: str | None = None,
-    ) -> UpdateOutcome:
+    ) -> Outcome[UpdateSnapshot]:
         """Store the update (once per `source_key`), then tell the channel and stakeholders."""
         text = text.strip()
         if not text:
@@ -146,12 +111,12 @@ class UpdateService:
         update = self._store(row, before.severity)
         if update is None:  # a repeated submission of the same modal: already posted
             existing = self._by_source_key(source_key or "")
-            return UpdateOutcome(self.incidents.get(number), existing, created=False)
+            return Outcome(self.incidents.get(number), existing, created=False)
         snapshot = self.incidents.get(number)
         failures = self.incidents.refresh(snapshot)  # the card shows the latest update
         messages = update_blocks.update_messages(snapshot, self.config, update)
         problems = [f.describe() for f in failures] + self._broadcast(snapshot, messages)
-        return UpdateOutcome(snapshot, update, tuple(problems))
+        return Outcome(snapshot, update, problems=tuple(problems))
 
     def _store(self, row: StatusUpdate, severity: str) -> UpdateSnapshot | None:
         number, now = row.incident_id, row.posted_at
@@ -178,18 +143,48 @@ class UpdateService:
         """Post in the incident channel and under every card (never for private incidents)."""
         problems: list[str] = []
         if s.channel_id:
-            problems += self._post_all(s.channel_id, messages)
+            problems += self._post_all(s.number, s.channel_id, messages)
         if s.private:
             return problems
         for card in self._cards(s.number):
-            problems += self._post_all(card.channel_id, messages, thread_ts=card.ts)
+            problems += self._post_all(s.number, card.channel_id, messages, thread_ts=card.ts)
         return problems
 
     def _post_all(
-        self, channel_id: str, messages: Sequence[tuple[str, list]], thread_ts: str | None = None
+        self,
+        number: int,
+        channel_id: str,
+        messages: Sequence[tuple[str, list]],
+        thread_ts: str | None = None,
     ) -> list[str]:
-        for text, blocks in messages:
-            posted = self.slack.post(channel_id, text=text, blocks=blocks, thread_ts=thread_ts)
+        """Post in order; Slack being down defers the rest (the outbox keeps the order)."""
+        for index, (text, blocks) in enumerate(messages):
+            posted = self.outbox.post(
+                channel_id,
+                text=text,
+                blocks=blocks,
+                thread_ts=thread_ts,
+                incident_id=number,
+                label=f"the status update in {channel_link(channel_id)}",
+            )
+            if isinstance(posted, Failure) and is_transient(posted):
+                for later_text, later_blocks in messages[index + 1 :]:
+                    self.outbox.defer(
+                        kind="post",
+                        label=f"the status update in {channel_link(channel_id)}",
+                        failure=posted,
+                        incident_id=number,
+                        payload={
+                            "channel": channel_id,
+                            "text": later_text,
+                            "blocks": later_blocks,
+                            "thread_ts": thread_ts,
+                        },
+                    )
+                return [
+                    f"The update will appear in {channel_link(channel_id)} when Slack is back "
+                    f"({posted.describe()})."
+                ]
             if isinstance(posted, Failure):
                 where = "under the card in " if thread_ts else "in "
                 return [
@@ -242,7 +237,9 @@ class UpdateService:
             if s.channel_id is None:
                 return
             text, blocks = build(s)
-            posted = self.slack.post(s.channel_id, text=text, blocks=blocks)
+            posted = self.outbox.post(
+                s.channel_id, text=text, blocks=blocks, incident_id=number, label="a reminder"
+            )
             if isinstance(posted, Failure):
                 log.warning("reminder not posted", extra={"error": posted.describe()})
 
@@ -271,42 +268,61 @@ class UpdateService:
             incident_id=number,
         )
 
-    # -- incident events -------------------------------------------------------------
-    def on_incident_event(self, event: str, s: IncidentSnapshot, actor: str) -> None:
-        if event == "declared":
-            with session_scope(self.engine) as session:
-                self._reschedule(session, s.number, s.severity, base=s.declared_at)
-                self.timers.schedule(
-                    session,
-                    kind=ROLES_WATCH_KIND,
-                    key=f"roles:{s.number}",
-                    due_at=s.declared_at + ROLES_WATCH_AFTER,
-                    incident_id=s.number,
-                )
-        elif event == "severity":
-            with session_scope(self.engine) as session:
-                base = s.last_update_at or s.declared_at
-                self._reschedule(session, s.number, s.severity, base=base)
-        elif event == "reopened":
-            with session_scope(self.engine) as session:
-                self._reschedule(session, s.number, s.severity, base=self.clock())
-        elif event == "resolved":
-            self._close(s, actor)
+    # -- consequences of incident changes --------------------------------------------
+    def _arm_on_declare(self, session: Session, c: Consequence) -> None:
+        incident = self._open_incident(session, c)
+        if incident is None:
+            return
+        number = int(incident.id or 0)
+        self._reschedule(session, number, incident.severity, base=incident.declared_at)
+        self.timers.schedule(
+            session,
+            kind=ROLES_WATCH_KIND,
+            key=f"roles:{number}",
+            due_at=incident.declared_at + ROLES_WATCH_AFTER,
+            incident_id=number,
+        )
 
-    def _close(self, s: IncidentSnapshot, actor: str) -> None:
+    def _retime_on_severity(self, session: Session, c: Consequence) -> None:
+        incident = self._open_incident(session, c)
+        if incident is not None:
+            base = incident.last_update_at or incident.declared_at
+            self._reschedule(session, int(incident.id or 0), incident.severity, base=base)
+
+    def _rearm_on_reopen(self, session: Session, c: Consequence) -> None:
+        incident = self._open_incident(session, c)
+        if incident is not None:
+            self._reschedule(session, int(incident.id or 0), incident.severity, base=self.clock())
+
+    def _close_on_resolve(self, session: Session, c: Consequence) -> AfterCommit | None:
         """Stop the reminders, then post the closing update; failures go to the resolver."""
-        with session_scope(self.engine) as session:
-            self.timers.cancel(session, incident_id=s.number, key_prefix=f"update:{s.number}:")
-            self.timers.cancel(session, incident_id=s.number, key_prefix=f"roles:{s.number}")
-        problems = self._broadcast(s, update_blocks.closing_messages(s, self.config))
-        if problems and s.channel_id:
-            self.slack.ephemeral(s.channel_id, actor, "\n".join(f":warning: {p}" for p in problems))
+        number = int(c.incident_id or 0)
+        s = self.incidents.read(session, number)
+        if not s.resolved:
+            return None  # reopened before this ran: its reminders are armed again
+        self.timers.cancel(session, incident_id=number, key_prefix=f"update:{number}:")
+        self.timers.cancel(session, incident_id=number, key_prefix=f"roles:{number}")
+
+        def close() -> None:
+            problems = self._broadcast(s, update_blocks.closing_messages(s, self.config))
+            if problems and s.channel_id and c.actor:
+                text = "\n".join(f":warning: {p}" for p in problems)
+                self.slack.ephemeral(s.channel_id, c.actor, text)
+
+        return close
+
+    def _open_incident(self, session: Session, c: Consequence) -> Incident | None:
+        """The consequence's incident, unless it is resolved by now (nothing to remind)."""
+        incident = repo.get_incident(session, number=int(c.incident_id or 0))
+        if incident is None or incident.status == self.config.final_status:
+            return None
+        return incident
 
     # -- helpers ---------------------------------------------------------------------
     def _checked(self, number: int, actor: str) -> IncidentSnapshot:
         s = self.incidents.get(number)
         rules.check_open(s.status, self.config.statuses, "post an update")
-        self.incidents.auth.check("update", s, actor)
+        self.auth.check("update", s, actor)
         return s
 
     def _every(self, severity: str) -> timedelta | None:
@@ -319,8 +335,8 @@ class UpdateService:
 
     def _by_source_key(self, source_key: str) -> UpdateSnapshot:
         with Session(self.engine) as session:
-            stmt = select(StatusUpdate).where(StatusUpdate.source_key == source_key)
-            row = session.exec(stmt).one()
+            row = repo.update_by_source_key(session, source_key=source_key)
+            assert row is not None  # its insert just conflicted on this key
             return _snap(row)
 
 

@@ -15,26 +15,32 @@ from collections.abc import Sequence
 from typing import Any
 
 from incidentbot.config import Config
-from incidentbot.domain.metrics import Durations, Figures, Stats
+from incidentbot.domain.snapshot import IncidentSnapshot
+from incidentbot.domain.stats import Durations, Figures, Stats
 from incidentbot.domain.text import ELLIPSIS, chunk_lines, escape, escaped_within, one_line
+from incidentbot.domain.timeline import EntryView, FollowUpView, LoggedMessage, TimelineView
 from incidentbot.durations import format_duration
-from incidentbot.services.snapshot import IncidentSnapshot
-from incidentbot.services.timeline import Logged, LoggedMessage, TimelineView
 from incidentbot.slack import ids
 from incidentbot.slack.blocks import (
     MAX_BLOCKS,
+    MAX_OPTIONS,
     MESSAGE_CHARS,
     Blocks,
+    actions,
     button,
     context,
     input_block,
     modal,
+    option,
+    overflow,
     section,
     severity_badge,
+    static_select,
+    text_input,
     user,
+    users_select,
     when,
 )
-from incidentbot.store.models import FollowUp, TimelineEntry
 
 _TOKEN = re.compile(r"<([^<>]*)>")
 _MENTION = re.compile(r"^(@[UW][A-Z0-9]+|#[CG][A-Z0-9]+)(\|[^|]*)?$")
@@ -81,7 +87,7 @@ def slack_safe(text: str, limit: int = _ENTRY_TEXT) -> str:
 
 
 # -- the timeline -------------------------------------------------------------------
-def entry_line(entry: TimelineEntry) -> str:
+def entry_line(entry: EntryView) -> str:
     """One entry: time (the viewer's timezone), kind, who, what, and where it came from."""
     data = entry.data or {}
     who = user(entry.actor) if entry.actor else "incidentbot"
@@ -101,21 +107,17 @@ def entry_line(entry: TimelineEntry) -> str:
     return f"{stamp} · *{escape(entry.kind)}* · {who}: {text}{tail}"
 
 
-def _entry_block(view: TimelineView, entry: TimelineEntry) -> dict[str, Any]:
+def _entry_block(view: TimelineView, entry: EntryView) -> dict[str, Any]:
     block = section(entry_line(entry))
     if view.may_edit(entry) and entry.id is not None:
-        block["accessory"] = {
-            "type": "overflow",
-            "action_id": f"{ids.ENTRY_MENU}{entry.id}",
-            "options": [
-                {"text": {"type": "plain_text", "text": "Edit"}, "value": f"edit:{entry.id}"},
-                {"text": {"type": "plain_text", "text": "Delete"}, "value": f"delete:{entry.id}"},
-            ],
-        }
+        block["accessory"] = overflow(
+            f"{ids.ENTRY_MENU}{entry.id}",
+            [option("Edit", f"edit:{entry.id}"), option("Delete", f"delete:{entry.id}")],
+        )
     return block
 
 
-def follow_up_lines(items: Sequence[FollowUp]) -> list[str]:
+def follow_up_lines(items: Sequence[FollowUpView]) -> list[str]:
     return [
         f"• {escaped_within(one_line(f.text), 1500)} · "
         f"{'owner ' + user(f.owner) if f.owner else '_no owner_'} · added by {user(f.created_by)}"
@@ -139,11 +141,7 @@ def _tail(view: TimelineView) -> Blocks:
     out.append(context(" ".join(notes)))
     value = str(view.incident.number)
     out.append(
-        {
-            "type": "actions",
-            "block_id": "timeline_actions",
-            "elements": [button("Add follow-up", ids.OPEN_FOLLOW_UP, value)],
-        }
+        actions(button("Add follow-up", ids.OPEN_FOLLOW_UP, value), block_id="timeline_actions")
     )
     return out
 
@@ -168,12 +166,14 @@ def timeline_messages(view: TimelineView) -> list[tuple[str, Blocks]]:
     if view.earlier:
         items.insert(0, section(earlier_note(view.earlier)))
     pages: list[Blocks] = [[]]
+    size = 0  # characters on the last page so far
     for block in [*items, *_tail(view)]:
-        page = pages[-1]
-        size = sum(len(str(b)) for b in page) + len(str(block))
-        if page and (len(page) >= MAX_BLOCKS - 1 or size > MESSAGE_CHARS):
-            pages.append(page := [])
-        page.append(block)
+        length = len(str(block))
+        if pages[-1] and (len(pages[-1]) >= MAX_BLOCKS - 1 or size + length > MESSAGE_CHARS):
+            pages.append([])
+            size = 0
+        pages[-1].append(block)
+        size += length
     label = view.incident.label
     out = []
     for number, page in enumerate(pages, start=1):
@@ -183,17 +183,12 @@ def timeline_messages(view: TimelineView) -> list[tuple[str, Blocks]]:
 
 
 # -- modals ---------------------------------------------------------------------------
-def _entry_preview(entry: TimelineEntry) -> dict[str, Any]:
+def _entry_preview(entry: EntryView) -> dict[str, Any]:
     return section(entry_line(entry))
 
 
-def edit_entry_modal(s: IncidentSnapshot, entry: TimelineEntry) -> dict[str, Any]:
-    element = {
-        "type": "plain_text_input",
-        "multiline": True,
-        "max_length": 3000,
-        "initial_value": entry.text[:3000],
-    }
+def edit_entry_modal(s: IncidentSnapshot, entry: EntryView) -> dict[str, Any]:
+    element = text_input(max_length=3000, multiline=True, initial=entry.text[:3000])
     blocks = [
         context(f"Editing an entry of the timeline of *{s.label}*. The change is recorded."),
         _entry_preview(entry),
@@ -202,7 +197,7 @@ def edit_entry_modal(s: IncidentSnapshot, entry: TimelineEntry) -> dict[str, Any
     return modal(ids.EDIT_ENTRY_VIEW, "Edit timeline entry", "Save", blocks, str(entry.id))
 
 
-def delete_entry_modal(s: IncidentSnapshot, entry: TimelineEntry) -> dict[str, Any]:
+def delete_entry_modal(s: IncidentSnapshot, entry: EntryView) -> dict[str, Any]:
     blocks = [
         section(f"Delete this entry from the timeline of *{s.label}*? The deletion is recorded."),
         _entry_preview(entry),
@@ -216,9 +211,9 @@ def follow_up_modal(s: IncidentSnapshot) -> dict[str, Any]:
         input_block(
             ids.FOLLOW_UP_TEXT,
             "What should be done?",
-            {"type": "plain_text_input", "multiline": True, "max_length": 2900},
+            text_input(max_length=2900, multiline=True),
         ),
-        input_block(ids.FOLLOW_UP_OWNER, "Owner", {"type": "users_select"}, optional=True),
+        input_block(ids.FOLLOW_UP_OWNER, "Owner", users_select(), optional=True),
     ]
     return modal(ids.FOLLOW_UP_VIEW, "Add a follow-up", "Add", blocks, str(s.number))
 
@@ -228,16 +223,11 @@ def pick_incident_modal(
 ) -> dict[str, Any]:
     """Choose the open incident a message from another channel goes to."""
     options = [
-        {
-            "text": {
-                "type": "plain_text",
-                "text": escaped_within(
-                    f"{s.label} · {s.severity.upper()} · {one_line(s.title)}", 75
-                ),
-            },
-            "value": str(s.number),
-        }
-        for s in incidents[:100]
+        option(
+            escaped_within(f"{s.label} · {s.severity.upper()} · {one_line(s.title)}", 75),
+            str(s.number),
+        )
+        for s in incidents[:MAX_OPTIONS]
     ]
     quoted = slack_safe(one_line(message.text), 500) or "_(no text)_"
     blocks = [
@@ -245,17 +235,17 @@ def pick_incident_modal(
         input_block(
             ids.PICK_INCIDENT,
             "Incident",
-            {"type": "static_select", "options": options, "initial_option": options[0]},
+            static_select(options, options[0]),
         ),
     ]
     return modal(ids.LOG_MESSAGE_VIEW, "Add to timeline", "Add", blocks, message.to_metadata())
 
 
 # -- replies --------------------------------------------------------------------------
-def logged_text(result: Logged) -> str:
-    s = result.incident
+def logged_text(s: IncidentSnapshot, *, duplicate: bool) -> str:
+    """The reply to whoever logged a message: added, or already there."""
     where = f" (<#{s.channel_id}>)" if s.channel_id else ""
-    if result.duplicate:
+    if duplicate:
         return f":information_source: This message is already in the timeline of *{s.label}*."
     return f":white_check_mark: Added to the timeline of *{s.label}*{where}."
 

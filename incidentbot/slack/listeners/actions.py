@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -11,27 +10,18 @@ from slack_sdk import WebClient
 from incidentbot.domain.incident import check_open
 from incidentbot.slack import blocks, ids
 from incidentbot.slack.listeners.context import Services, problems_text, tell
-from incidentbot.slack.listeners.errors import guarded
+from incidentbot.slack.listeners.errors import acknowledge, guarded, lazy_listener
 
 
 def register(app: App, services: Services) -> None:
-    @app.action(ids.TAKE_IC)
-    @guarded(services)
-    def take_ic(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond
-    ) -> Iterator[None]:
-        ack()
-        yield  # acked: the rest runs on the work pool
+    def take_ic(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         _take(services, body, action, respond, "incident_commander")
 
-    @app.action(ids.TAKE_SCRIBE)
-    @guarded(services)
-    def take_scribe(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond
-    ) -> Iterator[None]:
-        ack()
-        yield  # acked: the rest runs on the work pool
+    def take_scribe(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         _take(services, body, action, respond, "scribe")
+
+    app.action(ids.TAKE_IC)(lazy_listener(services, ack=acknowledge, lazy=[take_ic]))
+    app.action(ids.TAKE_SCRIBE)(lazy_listener(services, ack=acknowledge, lazy=[take_scribe]))
 
     @app.action(ids.OPEN_RESOLVE)
     @guarded(services)

@@ -1,4 +1,4 @@
-"""Alert buttons (triage message, page DMs, incident channel) and `/incident alerts`.
+"""Alert buttons: the triage message's, the page DMs' and the incident channel's.
 
 Thin: ack, call the alert service, let the delivery timers update Slack.
 The Declare button opens the declare modal at once (its trigger_id lives 3 s),
@@ -8,57 +8,55 @@ pre-filled from the group; the modal's submission links the group.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from incidentbot.alerts.delivery import view_of
-from incidentbot.domain.errors import NotAnIncidentChannel
-from incidentbot.slack import alert_blocks, ids
+from incidentbot.alerts.rules import GroupView
+from incidentbot.slack import ids
 from incidentbot.slack.blocks import declare_modal
 from incidentbot.slack.listeners.context import Services, problems_text, tell
-from incidentbot.slack.listeners.errors import guarded
-from incidentbot.store.db import session_scope
-
-if TYPE_CHECKING:
-    from incidentbot.slack.listeners.commands import Invocation
+from incidentbot.slack.listeners.errors import acknowledge, guarded, lazy_listener
 
 
 def register(app: App, services: Services) -> None:
-    @app.action(ids.ALERT_ACK)
-    @guarded(services)
-    def acknowledge(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> Iterator[None]:
-        ack()
-        yield  # acked: the rest runs on the work pool
+    def acknowledge_group(body: dict[str, Any], action: dict[str, Any]) -> None:
         user = body["user"]["id"]
         group = services.alerts.acknowledge(int(action["value"]), actor=user)
         services.alert_delivery.close_pages(int(group.id or 0), f"acknowledged by <@{user}>.")
 
-    @app.action(ids.ALERT_SILENCE)
-    @guarded(services)
-    def silence(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> Iterator[None]:
-        ack()
-        yield
+    def silence(body: dict[str, Any], action: dict[str, Any]) -> None:
         group_id, _, choice = action["selected_option"]["value"].partition(":")
         services.alerts.silence(int(group_id), choice, actor=body["user"]["id"])
         services.alert_delivery.close_pages(int(group_id), f"silenced for {choice}.")
 
-    @app.action(ids.ALERT_RESOLVE)
-    @guarded(services)
-    def resolve(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> Iterator[None]:
-        ack()
-        yield
+    def resolve(body: dict[str, Any], action: dict[str, Any]) -> None:
         services.alerts.resolve_by_hand(int(action["value"]), actor=body["user"]["id"])
+
+    def monitoring(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+        status = services.config.mitigated_status
+        outcome = services.incidents.change_status(
+            int(action["value"]), status, actor=body["user"]["id"]
+        )
+        if outcome.problems:
+            tell(services, body, problems_text(outcome.problems), respond)
+
+    for action_id, work in (
+        (ids.ALERT_ACK, acknowledge_group),
+        (ids.ALERT_SILENCE, silence),
+        (ids.ALERT_RESOLVE, resolve),
+        (ids.ALERT_MONITORING, monitoring),
+    ):
+        app.action(action_id)(lazy_listener(services, ack=acknowledge, lazy=[work]))
 
     @app.action(ids.ALERT_DECLARE)
     @guarded(services)
     def declare(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
-        group = services.alerts.group(int(action["value"]))
-        if group.incident_id is not None:
-            tell(services, body, f":information_source: Already declared: INC-{group.incident_id}.")
+        group = services.alerts.declare_form(int(action["value"]))
+        if group.incident is not None:
+            tell(services, body, f":information_source: Already declared: INC-{group.incident}.")
             return
         origin = (body.get("channel") or {}).get("id")
         route = services.config.alerts.route(group.route)
@@ -68,22 +66,8 @@ def register(app: App, services: Services) -> None:
             metadata=json.dumps({"origin": origin, "alert_group": group.id}),
             title=group.title[:2000],
         )
-        _prefill(view, services, route.severity, _description(services, int(group.id or 0)))
+        _prefill(view, route.severity, _description(group))
         client.views_open(trigger_id=body["trigger_id"], view=view)
-
-    @app.action(ids.ALERT_MONITORING)
-    @guarded(services)
-    def monitoring(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond
-    ) -> Iterator[None]:
-        ack()
-        yield
-        status = services.config.mitigated_status
-        outcome = services.incidents.change_status(
-            int(action["value"]), status, actor=body["user"]["id"]
-        )
-        if outcome.problems:
-            tell(services, body, problems_text(outcome.problems), respond)
 
 
 def declared_from_group(services: Services, group_id: int, number: int, actor: str) -> None:
@@ -91,26 +75,7 @@ def declared_from_group(services: Services, group_id: int, number: int, actor: s
     services.alerts.link(group_id, number, actor=actor)
 
 
-def list_groups(services: Services, call: Invocation) -> None:
-    """`/incident alerts [report [days]]`."""
-    now = services.incidents.clock()
-    if call.command.extra.get("report"):
-        days = int(call.command.extra["days"])
-        text, blocks = alert_blocks.report(services.alerts.report(days), days)
-    else:
-        try:
-            number: int | None = services.incidents.number_for_channel(call.channel_id)
-        except NotAnIncidentChannel:
-            number = None
-        groups = services.alerts.firing_groups(incident=number)
-        with session_scope(services.alerts.engine) as session:
-            views = [view_of(session, g) for g in groups[:200]]
-        heading = f"Alert groups linked to INC-{number}" if number else "Firing alert groups"
-        text, blocks = alert_blocks.group_list(views, now=now, heading=heading)
-    call.respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
-
-
-def _prefill(view: dict[str, Any], services: Services, severity: str | None, text: str) -> None:
+def _prefill(view: dict[str, Any], severity: str | None, text: str) -> None:
     """Pre-select the route's severity and describe the group in the declare modal."""
     for block in view["blocks"]:
         element = block.get("element", {})
@@ -122,15 +87,9 @@ def _prefill(view: dict[str, Any], services: Services, severity: str | None, tex
             element["initial_value"] = text[:2900]
 
 
-def _description(services: Services, group_id: int) -> str:
-    with session_scope(services.alerts.engine) as session:
-        from incidentbot.store.models import AlertGroup
-
-        g = session.get(AlertGroup, group_id)
-        assert g is not None
-        view = view_of(session, g)
-    labels = ", ".join(f"{k}={v}" for k, v in view.group_labels.items())
+def _description(group: GroupView) -> str:
+    labels = ", ".join(f"{k}={v}" for k, v in group.group_labels.items())
     return (
-        f"From alert group {view.id} (route {view.route}, source {view.source}): "
-        f"{view.firing} firing. {labels}"
+        f"From alert group {group.id} (route {group.route}, source {group.source}): "
+        f"{group.firing} firing. {labels}"
     ).strip()

@@ -1,4 +1,8 @@
-"""`/incident …`: parse the text, ack, then run the one matching handler.
+"""`/incident …`: parse the text, ack, then run the one matching handler (on the
+work pool, or on Bolt's pool for a subcommand that may open a modal).
+
+Every subcommand's handler is in this module, listed in `HANDLERS`; the
+parsing and the help text are in `domain/commands.py`.
 
 Parsing is pure and instant, so bad input is answered in the ack itself and
 nothing else happens. Everything else acks first and works afterwards.
@@ -7,7 +11,7 @@ nothing else happens. Everything else acks first and works afterwards.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,11 +22,10 @@ from incidentbot.domain import commands
 from incidentbot.domain.commands import Command, CommandError
 from incidentbot.domain.errors import NotAnIncidentChannel
 from incidentbot.domain.incident import check_open
-from incidentbot.slack import blocks
-from incidentbot.slack.listeners import alerts as alert_handlers
-from incidentbot.slack.listeners import timeline as timeline_handlers
+from incidentbot.domain.text import escape, truncate
+from incidentbot.slack import alert_blocks, blocks, escalation_blocks, timeline_blocks
 from incidentbot.slack.listeners.context import Services, problems_text
-from incidentbot.slack.listeners.errors import guarded
+from incidentbot.slack.listeners.errors import guarded, lazy_listener
 from incidentbot.slack.listeners.escalation import escalate_or_pick
 
 
@@ -43,35 +46,60 @@ Handler = Callable[[Services, Invocation], None]
 
 
 def register(app: App, services: Services) -> None:
-    @app.command("/incident")
-    @guarded(services)
-    def incident(
-        ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient
-    ) -> Iterator[None]:
+    def opens_modal(body: dict[str, Any]) -> bool:
+        """Listener matcher: a subcommand that may open a modal runs entirely on Bolt's
+        pool, because its trigger_id is valid for 3 seconds, too short to wait behind
+        queued work. Bad input falls through to the next listener, which answers it."""
         try:
-            command = commands.parse(
-                body.get("text", ""), vocabulary(services), actor_id=body["user_id"]
-            )
+            return may_open_modal(_parse(services, body))
+        except CommandError:
+            return False
+
+    @app.command("/incident", matchers=[opens_modal])
+    @guarded(services)
+    def incident_modal(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        ack()
+        _run(services, _parse(services, body), body, respond, client)
+
+    def ack_parsed(ack: Ack, body: dict[str, Any]) -> None:
+        """Parsing is pure and instant: bad input is answered in the ack itself."""
+        try:
+            _parse(services, body)
         except CommandError as error:
             ack(text=f":warning: {error}")
             return
         ack()
-        if not may_open_modal(command):
-            yield  # acked: the rest runs on the work pool
-        call = Invocation(
-            command,
-            body["user_id"],
-            body["channel_id"],
-            body.get("trigger_id", ""),
-            respond,
-            client,
-        )
-        HANDLERS[command.name](services, _with_incident(services, call))
+
+    def incident(body: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        _run(services, _parse(services, body), body, respond, client)
+
+    app.command("/incident")(lazy_listener(services, ack=ack_parsed, lazy=[incident]))
+
+
+def _parse(services: Services, body: dict[str, Any]) -> Command:
+    return commands.parse(body.get("text", ""), vocabulary(services), actor_id=body["user_id"])
+
+
+def _run(
+    services: Services,
+    command: Command,
+    body: dict[str, Any],
+    respond: Respond,
+    client: WebClient,
+) -> None:
+    call = Invocation(
+        command,
+        body["user_id"],
+        body["channel_id"],
+        body.get("trigger_id", ""),
+        respond,
+        client,
+    )
+    HANDLERS[command.name](services, _with_incident(services, call))
 
 
 def may_open_modal(command: Command) -> bool:
-    """Subcommands that may open a modal stay on the ack path: a trigger_id is only
-    valid for 3 seconds, too short to wait behind queued work."""
+    """Subcommands that may open a modal (those run on the ack path, see `opens_modal`)."""
     return not command.text and command.name in {
         "declare",
         "roles",
@@ -137,9 +165,7 @@ def help_(services: Services, call: Invocation) -> None:
 def list_(services: Services, call: Invocation) -> None:
     # Private incidents show their details only to members of their channel.
     incidents = services.home.for_viewer(services.incidents.list_open(), call.user_id)
-    text, list_blocks = blocks.incident_list(
-        incidents, services.config, now=services.incidents.clock()
-    )
+    text, list_blocks = blocks.incident_list(incidents, services.config, now=services.clock())
     _reply(call, text, list_blocks)
 
 
@@ -209,9 +235,67 @@ def ack(services: Services, call: Invocation) -> None:
     services.escalations.acknowledge(_n(call), actor=call.user_id)
 
 
+def show_timeline(services: Services, call: Invocation) -> None:
+    view = services.timeline.view(_n(call), call.user_id)
+    # Ephemeral messages, not the response_url: Slack allows only 5 uses of one.
+    for text, page in timeline_blocks.timeline_messages(view):
+        services.slack.ephemeral(call.channel_id, call.user_id, text, page)
+
+
+def followup(services: Services, call: Invocation) -> None:
+    changed = services.timeline.add_follow_up(_n(call), call.command.text, actor=call.user_id)
+    _report(call, changed.problems)
+
+
+def postmortem(services: Services, call: Invocation) -> None:
+    uploaded = services.reports.upload_postmortem(_n(call), actor=call.user_id)
+    if uploaded.problems:
+        failed = "\n".join(f"• {p}" for p in uploaded.problems)
+        _reply(
+            call,
+            f":warning: The postmortem could not be uploaded:\n{failed}\n"
+            f"Try again, or print it with `python -m incidentbot postmortem {uploaded.number}`.",
+        )
+
+
+def stats(services: Services, call: Invocation) -> None:
+    figures = services.reports.stats(int(call.command.extra["days"]))
+    text, stats_blocks = timeline_blocks.stats_message(figures, services.config)
+    _reply(call, text, stats_blocks)
+
+
+def oncall(services: Services, call: Invocation) -> None:
+    name = call.command.text
+    if name and services.config.schedule(name) is None:
+        known = ", ".join(f"`{s}`" for s in services.config.schedules) or "none configured"
+        shown = escape(truncate(name, 40))
+        raise CommandError(
+            f"Unknown schedule `{shown}`. Schedules: {known}.", commands.usage("oncall")
+        )
+    now = services.incidents.clock()
+    _reply(call, escalation_blocks.oncall_text(services.config, now, name or None))
+
+
 def _n(call: Invocation) -> int:
     assert call.number is not None
     return call.number
+
+
+def list_alerts(services: Services, call: Invocation) -> None:
+    """`/incident alerts [report [days]]`."""
+    now = services.clock()
+    if call.command.extra.get("report"):
+        days = int(call.command.extra["days"])
+        text, shown = alert_blocks.report(services.alerts.report(days), days)
+    else:
+        try:
+            number: int | None = services.incidents.number_for_channel(call.channel_id)
+        except NotAnIncidentChannel:
+            number = None
+        views = services.alerts.group_views(incident=number)
+        heading = f"Alert groups linked to INC-{number}" if number else "Firing alert groups"
+        text, shown = alert_blocks.group_list(views, now=now, heading=heading)
+    call.respond(text=text, blocks=shown, response_type="ephemeral", replace_original=False)
 
 
 HANDLERS: dict[str, Handler] = {
@@ -226,13 +310,14 @@ HANDLERS: dict[str, Handler] = {
     "roles": roles,
     "note": note,
     "update": update,
-    "timeline": timeline_handlers.show_timeline,
+    "timeline": show_timeline,
     "resolve": resolve,
     "reopen": reopen,
-    "followup": timeline_handlers.followup,
-    "postmortem": timeline_handlers.postmortem,
-    "stats": timeline_handlers.stats,
+    "followup": followup,
+    "postmortem": postmortem,
+    "stats": stats,
     "escalate": escalate,
     "ack": ack,
-    "alerts": alert_handlers.list_groups,
+    "alerts": list_alerts,
+    "oncall": oncall,
 }

@@ -8,6 +8,7 @@ from typing import Any
 
 from incidentbot.alerts.delivery import AlertDelivery
 from incidentbot.alerts.service import AlertService
+from incidentbot.clock import Clock
 from incidentbot.config import Config
 from incidentbot.scheduler import Timers
 from incidentbot.services.escalation import EscalationService
@@ -35,6 +36,7 @@ class Services:
     gate: AckGate  # lets that work step aside while acks are in flight
     alerts: AlertService
     alert_delivery: AlertDelivery
+    clock: Clock  # the services' clock, for "now" in what listeners render
 
 
 def problems_text(problems: Sequence[str]) -> str:

@@ -1,6 +1,6 @@
-"""Timeline capture and reports: the message shortcut, the reaction, the ⋯ menu of
-timeline entries, the follow-up form, and the `/incident timeline | followup |
-postmortem | stats` handlers (wired into `commands.HANDLERS`).
+"""Timeline capture: the message shortcut, the reaction, the ⋯ menu of timeline
+entries and the follow-up form. (`/incident timeline | followup | postmortem |
+stats` live with every other subcommand in `commands.py`.)
 
 Interactive listeners ack first; the reaction listener is an Events API
 listener, which Bolt acknowledges by itself. Slack may deliver an event again
@@ -11,21 +11,18 @@ the number of deliveries.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from incidentbot.services.timeline import Changed, LoggedMessage
+from incidentbot.domain.outcome import Outcome
+from incidentbot.domain.timeline import LoggedMessage
 from incidentbot.slack import ids
 from incidentbot.slack import timeline_blocks as tb
 from incidentbot.slack.listeners.context import Services, problems_text, tell
-from incidentbot.slack.listeners.errors import guarded
-from incidentbot.slack.listeners.views import view_values
-
-if TYPE_CHECKING:
-    from incidentbot.slack.listeners.commands import Invocation
+from incidentbot.slack.listeners.errors import acknowledge, guarded, lazy_listener
+from incidentbot.slack.listeners.views import requiring, view_values
 
 ENTRY_MENU = re.compile(rf"^{re.escape(ids.ENTRY_MENU)}\d+$")
 
@@ -45,19 +42,19 @@ def register(app: App, services: Services) -> None:
         result = services.timeline.log_message(
             number, message, actor=body["user"]["id"], source="shortcut"
         )
-        tell(services, body, tb.logged_text(result), respond)
+        tell(services, body, tb.logged_text(result.incident, duplicate=result.duplicate), respond)
 
-    @app.view(ids.LOG_MESSAGE_VIEW)
-    @guarded(services)
-    def log_message_into(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> Iterator[None]:
-        ack()
-        yield  # acked: the rest runs on the work pool
+    def log_message_into(body: dict[str, Any], view: dict[str, Any]) -> None:
         message = LoggedMessage.from_metadata(view["private_metadata"])
         user_id = body["user"]["id"]
         number = int(view_values(view)[ids.PICK_INCIDENT])
         result = services.timeline.log_message(number, message, actor=user_id, source="shortcut")
         where = {"user": {"id": user_id}, "channel": {"id": message.channel_id}}
-        tell(services, where, tb.logged_text(result))
+        tell(services, where, tb.logged_text(result.incident, duplicate=result.duplicate))
+
+    app.view(ids.LOG_MESSAGE_VIEW)(
+        lazy_listener(services, ack=acknowledge, lazy=[log_message_into])
+    )
 
     @app.event("reaction_added")
     @guarded(services)
@@ -71,9 +68,13 @@ def register(app: App, services: Services) -> None:
             user=str(event.get("user") or ""),
             item_user=event.get("item_user"),
         )
-        if result is not None and not result.duplicate and not result.confirmed:
+        if result is not None and not result.duplicate and not result.value:
             # No ✅ on the message (e.g. a Slack error): say it privately instead.
-            services.slack.ephemeral(item["channel"], event["user"], tb.logged_text(result))
+            services.slack.ephemeral(
+                item["channel"],
+                event["user"],
+                tb.logged_text(result.incident, duplicate=result.duplicate),
+            )
 
     @app.action(ENTRY_MENU)
     @guarded(services)
@@ -86,27 +87,20 @@ def register(app: App, services: Services) -> None:
         modal = tb.edit_entry_modal if verb == "edit" else tb.delete_entry_modal
         client.views_open(trigger_id=body["trigger_id"], view=modal(snapshot, entry))
 
-    @app.view(ids.EDIT_ENTRY_VIEW)
-    @guarded(services)
-    def edit_entry(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> Iterator[None]:
+    def edit_entry(body: dict[str, Any], view: dict[str, Any]) -> None:
         text = (view_values(view).get(ids.ENTRY_TEXT) or "").strip()
-        if not text:
-            ack(response_action="errors", errors={ids.ENTRY_TEXT: "Give the entry some text."})
-            return
-        ack()
-        yield  # acked: the rest runs on the work pool
         user_id = body["user"]["id"]
         changed = services.timeline.edit_entry(int(view["private_metadata"]), text, actor=user_id)
         _report(services, user_id, changed)
 
-    @app.view(ids.DELETE_ENTRY_VIEW)
-    @guarded(services)
-    def delete_entry(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> Iterator[None]:
-        ack()
-        yield  # acked: the rest runs on the work pool
+    def delete_entry(body: dict[str, Any], view: dict[str, Any]) -> None:
         user_id = body["user"]["id"]
         changed = services.timeline.delete_entry(int(view["private_metadata"]), actor=user_id)
         _report(services, user_id, changed)
+
+    text_given = requiring(ids.ENTRY_TEXT, "Give the entry some text.")
+    app.view(ids.EDIT_ENTRY_VIEW)(lazy_listener(services, ack=text_given, lazy=[edit_entry]))
+    app.view(ids.DELETE_ENTRY_VIEW)(lazy_listener(services, ack=acknowledge, lazy=[delete_entry]))
 
     @app.action(ids.OPEN_FOLLOW_UP)
     @guarded(services)
@@ -117,16 +111,9 @@ def register(app: App, services: Services) -> None:
         snapshot = services.incidents.get(int(action["value"]))
         client.views_open(trigger_id=body["trigger_id"], view=tb.follow_up_modal(snapshot))
 
-    @app.view(ids.FOLLOW_UP_VIEW)
-    @guarded(services)
-    def add_follow_up(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> Iterator[None]:
+    def add_follow_up(body: dict[str, Any], view: dict[str, Any]) -> None:
         values = view_values(view)
         text = (values.get(ids.FOLLOW_UP_TEXT) or "").strip()
-        if not text:
-            ack(response_action="errors", errors={ids.FOLLOW_UP_TEXT: "Say what should be done."})
-            return
-        ack()
-        yield  # acked: the rest runs on the work pool
         user_id = body["user"]["id"]
         changed = services.timeline.add_follow_up(
             int(view["private_metadata"]),
@@ -137,48 +124,11 @@ def register(app: App, services: Services) -> None:
         )
         _report(services, user_id, changed)
 
+    follow_up_given = requiring(ids.FOLLOW_UP_TEXT, "Say what should be done.")
+    app.view(ids.FOLLOW_UP_VIEW)(lazy_listener(services, ack=follow_up_given, lazy=[add_follow_up]))
 
-def _report(services: Services, user_id: str, changed: Changed) -> None:
+
+def _report(services: Services, user_id: str, changed: Outcome[None]) -> None:
     if changed.problems:
         body = {"user": {"id": user_id}, "channel": {"id": changed.incident.channel_id}}
         tell(services, body, problems_text(changed.problems))
-
-
-# -- `/incident` subcommands (see commands.HANDLERS) -----------------------------------
-def _reply(call: Invocation, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
-    call.respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
-
-
-def _number(call: Invocation) -> int:
-    assert call.number is not None  # incident-scoped subcommands always have one
-    return call.number
-
-
-def show_timeline(services: Services, call: Invocation) -> None:
-    view = services.timeline.view(_number(call), call.user_id)
-    # Ephemeral messages, not the response_url: Slack allows only 5 uses of one.
-    for text, page in tb.timeline_messages(view):
-        services.slack.ephemeral(call.channel_id, call.user_id, text, page)
-
-
-def followup(services: Services, call: Invocation) -> None:
-    changed = services.timeline.add_follow_up(_number(call), call.command.text, actor=call.user_id)
-    if changed.problems:
-        _reply(call, problems_text(changed.problems))
-
-
-def postmortem(services: Services, call: Invocation) -> None:
-    uploaded = services.reports.upload_postmortem(_number(call), actor=call.user_id)
-    if uploaded.problems:
-        failed = "\n".join(f"• {p}" for p in uploaded.problems)
-        _reply(
-            call,
-            f":warning: The postmortem could not be uploaded:\n{failed}\n"
-            f"Try again, or print it with `python -m incidentbot postmortem {uploaded.number}`.",
-        )
-
-
-def stats(services: Services, call: Invocation) -> None:
-    figures = services.reports.stats(int(call.command.extra["days"]))
-    text, blocks = tb.stats_message(figures, services.config)
-    _reply(call, text, blocks)

@@ -7,7 +7,7 @@ stays open with the field marked; everything else acks first, then works.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -15,20 +15,13 @@ from slack_bolt import Ack, App
 from incidentbot.slack import ids
 from incidentbot.slack.listeners import alerts as alert_handlers
 from incidentbot.slack.listeners.context import Services, problems_text, tell
-from incidentbot.slack.listeners.errors import guarded
+from incidentbot.slack.listeners.errors import acknowledge, lazy_listener
 
 
 def register(app: App, services: Services) -> None:
-    @app.view(ids.DECLARE_VIEW)
-    @guarded(services)
-    def declare(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> Iterator[None]:
+    def declare(body: dict[str, Any], view: dict[str, Any]) -> None:
         values = view_values(view)
         title = (values.get(ids.TITLE) or "").strip()
-        if not title:
-            ack(response_action="errors", errors={ids.TITLE: "Give the incident a title."})
-            return
-        ack()
-        yield  # acked: the rest runs on the work pool
         metadata = json.loads(view.get("private_metadata") or "{}")
         origin, group = metadata.get("origin"), metadata.get("alert_group")
         user_id = body["user"]["id"]
@@ -59,24 +52,13 @@ def register(app: App, services: Services) -> None:
             message += "\n" + problems_text(outcome.problems)
         tell(services, {"user": {"id": user_id}, "channel": {"id": origin}}, message)
 
-    @app.view(ids.RESOLVE_VIEW)
-    @guarded(services)
-    def resolve(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> Iterator[None]:
+    def resolve(body: dict[str, Any], view: dict[str, Any]) -> None:
         summary = (view_values(view).get(ids.SUMMARY) or "").strip()
-        if not summary:
-            ack(response_action="errors", errors={ids.SUMMARY: "Say briefly what fixed it."})
-            return
-        ack()
-        yield  # acked: the rest runs on the work pool
         user_id = body["user"]["id"]
         outcome = services.incidents.resolve(int(view["private_metadata"]), summary, actor=user_id)
         _report(services, user_id, outcome)
 
-    @app.view(ids.ROLES_VIEW)
-    @guarded(services)
-    def roles(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> Iterator[None]:
-        ack()
-        yield  # acked: the rest runs on the work pool
+    def roles(body: dict[str, Any], view: dict[str, Any]) -> None:
         wanted = {
             key[len(ids.ROLE_PREFIX) :]: value
             for key, value in view_values(view).items()
@@ -89,6 +71,26 @@ def register(app: App, services: Services) -> None:
             int(view["private_metadata"]), wanted, actor=user_id
         )
         _report(services, user_id, outcome)
+
+    title_given = requiring(ids.TITLE, "Give the incident a title.")
+    summary_given = requiring(ids.SUMMARY, "Say briefly what fixed it.")
+    app.view(ids.DECLARE_VIEW)(lazy_listener(services, ack=title_given, lazy=[declare]))
+    app.view(ids.RESOLVE_VIEW)(lazy_listener(services, ack=summary_given, lazy=[resolve]))
+    app.view(ids.ROLES_VIEW)(lazy_listener(services, ack=acknowledge, lazy=[roles]))
+
+
+def requiring(block_id: str, error: str) -> Callable[[Ack, dict[str, Any]], None]:
+    """The ack function of a modal whose `block_id` must be filled in: without it the
+    modal stays open with `error` under the field, and nothing else happens."""
+
+    def ack_if_given(ack: Ack, view: dict[str, Any]) -> None:
+        value = view_values(view).get(block_id)
+        if not (value.strip() if isinstance(value, str) else value):
+            ack(response_action="errors", errors={block_id: error})
+            return
+        ack()
+
+    return ack_if_given
 
 
 def _report(services: Services, user_id: str, outcome: Any) -> None:
