@@ -17,7 +17,8 @@
    the storm running at the same time.
 
 The bot, the load generators and the Slack stand-in each run in their own
-process (own GIL), as in production.
+process (own GIL), as in production. `BENCH_RSS_TRACE=<file>` makes the bot
+write its RSS once a second there (where memory goes).
 """
 
 from __future__ import annotations

@@ -86,7 +86,8 @@ def test_the_message_drops_silenced_when_the_silence_ends(bot: Bot) -> None:
 
 
 def test_linked_group_changes_are_digested_in_the_incident_channel(bot: Bot) -> None:
-    post(url(bot), am_body([am_alert(web_alert("Linked", "a"))], {}), TOKEN)
+    loud = {"summary": "<!channel> Linked"}  # untrusted: never a broadcast anywhere
+    post(url(bot), am_body([am_alert(web_alert("Linked", "a"), annotations=loud)], {}), TOKEN)
     tick(bot)
     bot.action("alerts.declare", user="U0ALICE", channel="C0ALERTS", message_ts=message(bot).ts)
     [view] = bot.standin.views_for("U0ALICE")
@@ -101,6 +102,7 @@ def test_linked_group_changes_are_digested_in_the_incident_channel(bot: Bot) -> 
     digests = [m for m in bot.standin.messages(channel) if "+1 new firing" in (m.text or "")]
     assert len(digests) == 1
     assert [m for m in thread(bot, message(bot)) if "+1 new firing" in (m.text or "")]
+    assert bot.standin.mass_mentions() == []
 
 
 def test_grafana_hmac_signature(bot: Bot) -> None:

@@ -301,7 +301,8 @@ class AlertDelivery:
             self._write(g, channel, "digest", text=text, blocks=blocks)
         elif plan.digest:
             text, blocks = alert_blocks.digest(g, plan.digest)
-            self._write(g, channel, "digest", text=f"{g.title[:100]}: {text}", blocks=blocks)
+            text = f"{alert_blocks.literal(g.title, 100)}: {text}"  # the title is untrusted
+            self._write(g, channel, "digest", text=text, blocks=blocks)
         if plan.all_resolved is not None:
             groups = len(self.service.firing_groups(incident=plan.all_resolved))
             text, blocks = alert_blocks.all_resolved(plan.all_resolved, groups)
@@ -418,6 +419,11 @@ class AlertDelivery:
     def _send_pages(self, g: rules.GroupView, targets: list[str], label: str) -> None:
         text, blocks = alert_blocks.page_dm(g, level=label, route=g.route)
         for target in targets:
+            if steps.target_kind(target) in steps.PROVIDER_KINDS:
+                # PagerDuty/Opsgenie targets page incidents (their dedup key is the
+                # incident's); alert groups page the level's people only.
+                log.info("alert page skips a provider target", extra={"target": target})
+                continue
             users, unreachable = self.escalations.resolve_target(target)
             for user_id in users:
                 self.pacer.wait(user_id)  # a storm must not flood one person's DMs

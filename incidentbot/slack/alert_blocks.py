@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from incidentbot.alerts.rules import GroupView
-from incidentbot.domain.text import escaped_within, mrkdwn_literal, one_line, truncate
+from incidentbot.domain.text import escaped_within, mrkdwn_literal, one_line
 from incidentbot.slack import ids
 from incidentbot.slack.blocks import Blocks, button, context, mrkdwn, section, when
 
@@ -138,7 +138,7 @@ def linked_summary(g: GroupView, *, now: datetime, heading: str) -> tuple[str, B
     title = literal(g.title, 200)
     where = f" ({_message_link(g).strip()})" if _message_link(g) else ""
     text = f"{heading}: *{title}* — {state_line(g, now)}{where}"
-    return truncate(one_line(f"{heading}: {g.title}"), 300), [section(text)]
+    return f"{heading}: {escaped_within(one_line(g.title), 250)}", [section(text)]
 
 
 def all_resolved(number: int, groups: int) -> tuple[str, Blocks]:
@@ -182,7 +182,7 @@ def page_dm(g: GroupView, *, level: str, route: str) -> tuple[str, Blocks]:
 def page_closed(g: GroupView, note: str) -> tuple[str, Blocks]:
     title = literal(g.title, 200)
     text = f":pager: Alert group *{title}*: {note}"
-    return truncate(one_line(f"Alert group {g.title}: {note}"), 300), [section(text)]
+    return f"Alert group {escaped_within(one_line(g.title), 200)}: {note}", [section(text)]
 
 
 def rollup(route: str, groups: int, alerts: int, names: Mapping[str, int]) -> tuple[str, Blocks]:
