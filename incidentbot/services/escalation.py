@@ -92,7 +92,9 @@ class EscalationService:
             raise InvalidChange(f"{incident.label} is resolved; nobody is paged for it.")
         now = self.clock()
         with session_scope(self.engine) as session:
-            repo.get_incident(session, number=number, lock=True)  # serialises starts per incident
+            # The lock serialises starts per incident.
+            row = repo.get_incident(session, number=number, lock=True)
+            assert row is not None
             if self._running(session, number, path.name):
                 raise InvalidChange(
                     f"`{path.name}` is already paging for {incident.label}. "
@@ -105,6 +107,11 @@ class EscalationService:
                 started_by=actor,
                 started_at=now,
             )
+            if not repo.paged(session, incident_id=number)[1]:
+                # Someone is paged now, so the milestone is the first page acknowledgement
+                # (PRODUCT.md §4), never an earlier IC action.
+                row.acknowledged_at = None
+                session.add(row)
             session.add(esc)
             session.flush()
             self._entry(
@@ -154,6 +161,7 @@ class EscalationService:
         with session_scope(self.engine) as session:
             row = repo.get_incident(session, number=number, lock=True)
             assert row is not None
+            first_page_ack = not repo.paged(session, incident_id=number)[1]
             targets = self._ack_targets(session, number, escalation_id, incident)
             for esc in targets:
                 esc.state, esc.acknowledged_by, esc.acknowledged_at = "acknowledged", actor, now
@@ -161,8 +169,8 @@ class EscalationService:
                 session.add(esc)
                 self.timers.cancel(session, key_prefix=f"esc:{esc.id}:")
                 self._cancel_pages(session, int(esc.id or 0))
-            if row.acknowledged_at is None:
-                row.acknowledged_at = now  # the MTTA milestone
+            if first_page_ack:  # the MTTA milestone (PRODUCT.md §4), also over an IC action
+                row.acknowledged_at = now
                 session.add(row)
             names = ", ".join(f"`{e.path}`" for e in targets)
             self._entry(session, number, "ack", actor, now, f"Acknowledged {names}")

@@ -23,7 +23,7 @@ from incidentbot.config import Config
 from incidentbot.domain import incident as rules
 from incidentbot.domain.errors import InvalidChange, NotAnIncidentChannel, NotFound
 from incidentbot.domain.naming import channel_name
-from incidentbot.domain.text import escape, escaped_within, one_line
+from incidentbot.domain.text import escape, one_line, show_within
 from incidentbot.scheduler import Timers
 from incidentbot.services.auth import Authorizer
 from incidentbot.services.snapshot import IncidentSnapshot
@@ -341,7 +341,7 @@ class IncidentService:
 
         def apply(session: Session, incident: Incident, now: datetime) -> str:
             self._entry(session, incident, "note", actor, now, text.strip())
-            return f":memo: Note from <@{actor}>: {escaped_within(text.strip(), 2800)}"
+            return f":memo: Note from <@{actor}>: {show_within(text.strip(), 2800)}"
 
         return self._change(number, (), actor, apply, refresh=False)  # anyone may add notes
 
@@ -355,7 +355,7 @@ class IncidentService:
             )
             incident.mitigated_at = incident.mitigated_at or now
             self._entry(session, incident, "resolved", actor, now, summary.strip() or "Resolved")
-            said = f"\n>{escaped_within(one_line(summary), 2500)}" if summary.strip() else ""
+            said = f"\n>{show_within(one_line(summary), 2500)}" if summary.strip() else ""
             return f":white_check_mark: <@{actor}> resolved this incident.{said}"
 
         return self._change(number, "resolve", actor, apply, event="resolved")
@@ -390,8 +390,14 @@ class IncidentService:
         with session_scope(self.engine) as session:
             incident = self._load(session, number, lock=True)
             notice = apply(session, incident, now)
-            if incident.acknowledged_at is None and actor == self._ic(session, number):
-                incident.acknowledged_at = now  # the IC's first action counts as acknowledgement
+            # PRODUCT.md §4: the IC's first action is the acknowledged milestone only
+            # when nobody was paged; otherwise it is the first page acknowledgement.
+            if (
+                incident.acknowledged_at is None
+                and actor == self._ic(session, number)
+                and not repo.paged(session, incident_id=number)[0]
+            ):
+                incident.acknowledged_at = now
             incident.updated_at = now
             session.add(incident)
             snapshot = self._snapshot(session, incident)

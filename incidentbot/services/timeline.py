@@ -25,7 +25,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from incidentbot.domain.errors import InvalidChange, NotAllowed, NotFound
-from incidentbot.domain.text import escaped_within, one_line
+from incidentbot.domain.text import from_slack, one_line, show_within
 from incidentbot.services.incidents import IncidentService
 from incidentbot.services.snapshot import IncidentSnapshot
 from incidentbot.slack import blocks
@@ -51,6 +51,7 @@ class LoggedMessage:
     text: str
     files: tuple[tuple[str, str], ...] = ()  # (name, link)
     complete: bool = True  # False when the text was cut to fit a modal's metadata
+    author_name: str = ""  # a bot's name (`username`); people are shown by mention
 
     @property
     def posted_at(self) -> datetime:
@@ -88,11 +89,16 @@ class LoggedMessage:
             text=data["t"],
             files=tuple((str(n), str(link)) for n, link in data.get("f", [])),
             complete=bool(data.get("ok", True)),
+            author_name=str(data.get("n") or ""),
         )
 
     @classmethod
     def from_api(cls, channel_id: str, message: dict[str, Any]) -> LoggedMessage:
-        """From a message object as Slack sends it (shortcut payload, history APIs)."""
+        """From a message object as Slack sends it (shortcut payload, history APIs).
+
+        The text goes through the input boundary (`from_slack`): stored as typed.
+        A bot's message has no `user`, only `bot_id` and usually `username`.
+        """
         files = [
             (str(f.get("name") or f.get("title") or "file"), str(f.get("permalink") or ""))
             for f in message.get("files") or []
@@ -106,13 +112,18 @@ class LoggedMessage:
             channel_id=channel_id,
             ts=str(message["ts"]),
             author=str(message.get("user") or message.get("bot_id") or ""),
-            text=str(message.get("text") or ""),
+            text=from_slack(str(message.get("text") or "")),
             files=tuple(files),
+            author_name=str(
+                message.get("username") or (message.get("bot_profile") or {}).get("name") or ""
+            ),
         )
 
 
 def _encode(m: LoggedMessage) -> str:
     data = {"c": m.channel_id, "ts": m.ts, "u": m.author, "t": m.text, "f": m.files}
+    if m.author_name:
+        data["n"] = m.author_name
     return json.dumps({**data, "ok": m.complete}, ensure_ascii=False)
 
 
@@ -190,6 +201,8 @@ class TimelineService:
         if self._already_logged(number, message):
             return Logged(snapshot, None)
         message = self._complete(message)
+        if message.author.startswith("B") and not message.author_name:
+            message = replace(message, author_name=self.slack.bot_name(message.author) or "")
         permalink = self._permalink(message)
         with session_scope(self.engine) as session:
             entry = repo.add_entry(
@@ -204,6 +217,7 @@ class TimelineService:
                 dedup_key=message.dedup_key,
                 data={
                     "author": message.author,
+                    "author_name": message.author_name or None,
                     "channel": message.channel_id,
                     "ts": message.ts,
                     "permalink": permalink,
@@ -333,7 +347,7 @@ class TimelineService:
             )
         notice = (
             f":pencil2: <@{actor}> edited the {entry.kind} entry of {blocks.when(entry.at)} "
-            f"in the timeline: {escaped_within(one_line(text), 2500)}"
+            f"in the timeline: {show_within(one_line(text), 2500)}"
         )
         return Changed(snapshot, self._notify(snapshot, notice))
 
@@ -399,7 +413,7 @@ class TimelineService:
         whose = f" (owner <@{owner}>)" if owner else ""
         notice = (
             f":clipboard: <@{actor}> recorded a follow-up{whose}: "
-            f"{escaped_within(one_line(text), 2500)}"
+            f"{show_within(one_line(text), 2500)}"
         )
         return Changed(snapshot, self._notify(snapshot, notice))
 

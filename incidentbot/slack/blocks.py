@@ -1,10 +1,11 @@
 """Block Kit builders: pure functions from snapshots to Slack message and view dicts.
 
-User text (titles, descriptions, notes, summaries) is always escaped and put in
-`plain_text` objects or escaped mrkdwn, so it is shown literally and can never
-trigger a mention. Every builder keeps within Slack's limits: 3,000 characters a
-section, 150 a header, 24 a modal title, 75 an option description, 50 blocks a
-message, 100 options a select.
+User text (titles, descriptions, notes, summaries) is stored as typed and shown
+through `domain.text`: in mrkdwn with `show_within` (literal, person and channel
+mentions live, broadcasts never), in `plain_text` with `plain_within`. Every
+builder keeps within Slack's limits: 3,000 characters a section, 150 a header,
+24 a modal title, 75 an option description, 50 blocks a message, 100 options a
+select.
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ from typing import Any
 
 from incidentbot.config import Config
 from incidentbot.domain.incident import role_label
-from incidentbot.domain.text import chunk_lines, escape, escaped_within, one_line, truncate
+from incidentbot.domain.text import (
+    chunk_lines,
+    escape,
+    one_line,
+    plain_within,
+    show_within,
+    truncate,
+)
 from incidentbot.durations import format_duration
 from incidentbot.services.snapshot import IncidentSnapshot
 from incidentbot.slack import ids
@@ -32,7 +40,7 @@ SEVERITY_EMOJI = {0: ":red_circle:", 1: ":large_orange_circle:", 2: ":large_yell
 # -- primitives -------------------------------------------------------------------
 def plain(text: str, limit: int = SECTION_LIMIT) -> dict[str, Any]:
     """A plain_text object: shown literally (emoji codes still render)."""
-    return {"type": "plain_text", "text": escaped_within(text, limit) or " ", "emoji": True}
+    return {"type": "plain_text", "text": plain_within(text, limit) or " ", "emoji": True}
 
 
 def mrkdwn(text: str) -> dict[str, Any]:
@@ -101,7 +109,7 @@ def incident_card(s: IncidentSnapshot, config: Config, *, now: datetime) -> tupl
     if s.private:
         return private_card(s, config)
     state = "resolved" if s.resolved else "open"
-    text = f"{s.label} ({s.severity}, {s.status}): {escaped_within(one_line(s.title), 200)}"
+    text = f"{s.label} ({s.severity}, {s.status}): {show_within(one_line(s.title), 200)}"
     blocks: Blocks = [
         header(f"{s.label}: {s.title}"),
         incident_fields(s, config),
@@ -109,7 +117,7 @@ def incident_card(s: IncidentSnapshot, config: Config, *, now: datetime) -> tupl
     if s.description:
         blocks.append({"type": "section", "text": plain(s.description)})
     if s.last_update_at and s.last_update_text:
-        latest = escaped_within(one_line(s.last_update_text), 2500)
+        latest = show_within(one_line(s.last_update_text), 2500)
         blocks.append(section(f"*Latest update* ({when(s.last_update_at)}):\n{latest}"))
     footer = f"Declared by {user(s.declared_by)} {when(s.declared_at)} · {state}"
     if s.resolved and s.resolved_at:
@@ -138,7 +146,7 @@ def private_card(s: IncidentSnapshot, config: Config) -> tuple[str, Blocks]:
 
 def welcome_message(s: IncidentSnapshot, config: Config) -> tuple[str, Blocks]:
     """The first message in the incident channel: summary, roles and working buttons."""
-    text = f"{s.label} declared: {escaped_within(one_line(s.title), 200)}"
+    text = f"{s.label} declared: {show_within(one_line(s.title), 200)}"
     roles = " · ".join(f"*{role_label(r)}:* {user(u)}" for r, u in s.roles.items() if u)
     blocks: Blocks = [header(f"{s.label}: {s.title}"), incident_fields(s, config)]
     if s.description:
@@ -177,7 +185,7 @@ def incident_list(
     lines = [
         f"*{s.label}* {severity_badge(config, s.severity)} · {escape(s.status)} · "
         f"IC {user(s.ic)} · {channel(s.channel_id)} · {format_duration(now - s.declared_at)} old\n"
-        f"{escaped_within(one_line(s.title), 300)}"
+        f"{show_within(one_line(s.title), 300)}"
         for s in incidents
     ]
     chunks = chunk_lines(lines, SECTION_LIMIT)
@@ -196,7 +204,7 @@ def timeline_messages(s: IncidentSnapshot, entries: Iterable[Any]) -> list[tuple
     """
     lines = [
         f"{when(e.at, '{date_num} {time_secs}')} *{escape(e.kind)}* "
-        f"{user(e.actor) if e.actor else ''} {escaped_within(e.text, 2000)}"
+        f"{user(e.actor) if e.actor else ''} {show_within(e.text, 2000)}"
         for e in entries
     ]
     pages: list[list[str]] = [[]]
@@ -300,7 +308,7 @@ def declare_modal(config: Config, *, declarer: str, metadata: str, title: str = 
 
 def resolve_modal(s: IncidentSnapshot) -> dict:
     blocks = [
-        section(f"Resolve *{s.label}*: {escaped_within(one_line(s.title), 2500)}"),
+        section(f"Resolve *{s.label}*: {show_within(one_line(s.title), 2500)}"),
         input_block(
             ids.SUMMARY,
             "Resolution summary",

@@ -9,7 +9,7 @@ from typing import Any
 
 from incidentbot.config import Config
 from incidentbot.domain.escalation import preview
-from incidentbot.domain.text import escaped_within, one_line, truncate
+from incidentbot.domain.text import escaped_within, one_line, show_within, truncate
 from incidentbot.services.snapshot import IncidentSnapshot
 from incidentbot.slack import ids
 from incidentbot.slack.blocks import (
@@ -28,7 +28,7 @@ def page_dm(
     s: IncidentSnapshot, config: Config, *, escalation_id: int, step: str, paged_by: str
 ) -> tuple[str, Blocks]:
     """The page itself: what, how bad, who declared it, where, and the two buttons."""
-    title = escaped_within(one_line(s.title), 500)
+    title = show_within(one_line(s.title), 500)
     text = f":pager: You are paged for {s.label} ({s.severity.upper()}): {title}"
     blocks: Blocks = [
         section(f":pager: *You are paged for {s.label}*\n{title}"),
@@ -51,7 +51,7 @@ def page_dm(
 
 def page_dm_closed(s: IncidentSnapshot, note: str) -> tuple[str, Blocks]:
     """The page after it was answered or called off: the buttons are gone."""
-    title = escaped_within(one_line(s.title), 500)
+    title = show_within(one_line(s.title), 500)
     text = f"{s.label}: {note}"
     where = context(f"Channel: {channel(s.channel_id)}")
     return text, [section(f":pager: *{s.label}*: {title}"), section(note), where]

@@ -17,7 +17,15 @@ from typing import TYPE_CHECKING, Any
 
 from incidentbot.config import Config
 from incidentbot.domain.incident import label, role_label
-from incidentbot.domain.text import chunk_lines, escape, escaped_within, one_line, truncate
+from incidentbot.domain.text import (
+    chunk_lines,
+    cut_outside_token,
+    escape,
+    one_line,
+    show,
+    show_within,
+    truncate,
+)
 from incidentbot.durations import format_duration
 from incidentbot.services.snapshot import IncidentSnapshot
 from incidentbot.slack import ids
@@ -52,10 +60,11 @@ SNOOZE_MINUTES = (15, 30, 60)
 
 # -- splitting long user text -------------------------------------------------------
 def split_escaped(text: str, limit: int = TEXT_CHUNK) -> list[str]:
-    """Escape `text` into pieces of at most `limit` characters each.
+    """`show` `text` in pieces of at most `limit` characters each.
 
-    The cut is made on the original text (never inside an `&amp;` entity),
-    preferring the last line break, then the last space, in the second half.
+    The cut is made on the original text (never inside an `&amp;` entity or a
+    mention), preferring the last line break, then the last space, in the
+    second half. Sizes are counted fully escaped, an upper bound of `show`.
     """
     pieces: list[str] = []
     rest = text.strip()
@@ -69,7 +78,8 @@ def split_escaped(text: str, limit: int = TEXT_CHUNK) -> list[str]:
                 if at > 0:
                     cut = at + 1
                     break
-        pieces.append(escape(rest[:cut].strip()) or " ")
+        cut = cut_outside_token(rest, cut) or cut  # a token longer than a piece is cut
+        pieces.append(show(rest[:cut].strip()) or " ")
         rest = rest[cut:].strip()
     return pieces
 
@@ -109,7 +119,7 @@ def _text_sections(title: str, text: str) -> Blocks:
 def update_messages(s: IncidentSnapshot, config: Config, update: UpdateSnapshot) -> list[Message]:
     """A status update: status, severity, text, impact, what is being done, who, when."""
     what = f"Status update on {s.label}"
-    fallback = f"{what}: {escaped_within(one_line(update.text), 300)}"
+    fallback = f"{what}: {show_within(one_line(update.text), 300)}"
     heading = [
         section(
             f":mega: *{what}* · {severity_badge(config, update.severity)} · "
@@ -283,7 +293,7 @@ def _incident_line(s: IncidentSnapshot, seen: bool, config: Config, now: datetim
     )
     return (
         f"*{s.label}* {badge} · {escape(s.status)} · IC {user(s.ic)} · "
-        f"{channel(s.channel_id)} · {age}\n{escaped_within(one_line(s.title), 300)}"
+        f"{channel(s.channel_id)} · {age}\n{show_within(one_line(s.title), 300)}"
     )
 
 
@@ -293,5 +303,5 @@ def _resolved_line(s: IncidentSnapshot, seen: bool, now: datetime) -> str:
     ago = format_duration(now - resolved_at)
     if not seen:
         return f"*{s.label}* · :lock: _private incident_ · resolved {ago} ago"
-    title = escaped_within(one_line(s.title), 200)
+    title = show_within(one_line(s.title), 200)
     return f"*{s.label}* {title} · resolved {ago} ago after {took} · {channel(s.channel_id)}"

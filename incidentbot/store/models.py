@@ -200,3 +200,14 @@ class StatusUpdate(SQLModel, table=True):
     posted_by: str = Field(max_length=32)
     posted_at: datetime
     source_key: str | None = Field(default=None, max_length=200, unique=True)
+
+
+class PersonName(SQLModel, table=True):
+    """A person's Slack display name, looked up once and kept for documents read outside
+    Slack (the postmortem), so the command line prints the same names as the upload."""
+
+    __tablename__ = "person_name"
+
+    user_id: str = Field(primary_key=True, max_length=32)
+    name: str = Field(max_length=250)
+    looked_up_at: datetime

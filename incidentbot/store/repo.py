@@ -13,7 +13,15 @@ from sqlalchemy import ColumnElement, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 
-from incidentbot.store.models import FollowUp, Incident, RoleAssignment, SlackMessage, TimelineEntry
+from incidentbot.store.models import (
+    Escalation,
+    FollowUp,
+    Incident,
+    PersonName,
+    RoleAssignment,
+    SlackMessage,
+    TimelineEntry,
+)
 
 
 def get_incident(session: Session, *, number: int, lock: bool = False) -> Incident | None:
@@ -245,3 +253,30 @@ def remember_message(
     else:
         existing.ts = ts
         session.add(existing)
+
+
+def person_names(session: Session, *, user_ids: Sequence[str]) -> dict[str, PersonName]:
+    """The cached display names of `user_ids` (those never looked up are left out)."""
+    if not user_ids:
+        return {}
+    rows = session.exec(select(PersonName).where(col(PersonName.user_id).in_(user_ids))).all()
+    return {row.user_id: row for row in rows}
+
+
+def save_person_name(session: Session, *, user_id: str, name: str, at: datetime) -> None:
+    """Insert or refresh one cached display name."""
+    row = session.get(PersonName, user_id)
+    if row is None:
+        row = PersonName(user_id=user_id, name=name, looked_up_at=at)
+    else:
+        row.name, row.looked_up_at = name, at
+    session.add(row)
+
+
+def paged(session: Session, *, incident_id: int) -> tuple[bool, bool]:
+    """(anyone was paged for the incident, a page of it was acknowledged)."""
+    stmt = select(
+        func.count(col(Escalation.id)), func.count(col(Escalation.acknowledged_at))
+    ).where(Escalation.incident_id == incident_id)
+    started, acked = session.exec(stmt).one()
+    return bool(started), bool(acked)
