@@ -22,6 +22,7 @@ from incidentbot.domain.text import escape, from_slack, readable, truncate
 
 _USER = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 _NAME = re.compile(r"^@([\w.\-]{1,80})$")
+_BROADCASTS = ("channel", "here", "everyone")
 _SEV_LIKE = re.compile(r"^sev\d+$", re.IGNORECASE)
 _DAYS = re.compile(r"^[0-9]{1,6}$")
 
@@ -269,9 +270,9 @@ def _user(name: str, rest: str, actor_id: str) -> dict[str, str]:
         return {"user_id": actor_id}
     if match := _USER.match(rest):
         return {"user_id": match.group(1)}
-    if match := _NAME.match(rest):
+    if (match := _NAME.match(rest)) and match.group(1).lower() not in _BROADCASTS:
         return {"user_name": match.group(1)}
-    what = "Mention one person" if not rest else f"{quote(rest)} is not one person"
+    what = "Mention one person" if not rest else f"{quote(rest)} is not a person"
     raise CommandError(f"{what}: use @name (or `me`).", usage(name))
 
 
