@@ -5,10 +5,24 @@ deployment stops at start-up with one message naming every problem, instead of
 failing later in the middle of an incident:
 
 - ``Settings`` (``load_settings``): secrets and wiring from environment
-  variables — Slack tokens, API URL, port, database URL, config file path.
+  variables — Slack tokens (``SecretStr``), API URL, port, database URL, config
+  file path. A pydantic-settings model.
 - ``Config`` (``load_config`` / ``parse_config``): how incidents run — channels,
   severities, statuses, roles, escalation paths, on-call schedules,
-  permissions, timeline reaction.
+  permissions, timeline reaction. A tree of pydantic models, one per TOML
+  section; a new section is one more field of ``Config``
+  (``alerts: AlertsConfig = AlertsConfig()``), its model deriving from
+  ``config_types.Section``.
+
+``load_startup`` reads both and reports the environment's and the file's
+problems together (``SetupError``).
+
+Error messages follow one convention, implemented once in
+``config_types.problem_lines``: ``<where>: <what is wrong>, got <value>``.
+``<where>`` is the variable name or the TOML key path as written in the file,
+with array items named by their ``name`` (``severities["sev2"].escalation``);
+validators raise ``ValueError`` with the message only; unknown keys suggest the
+closest known one. Secrets are never shown.
 
 The names of variables and TOML keys are a contract (PRODUCT.md §2 and §6).
 Names of severities, statuses, roles, escalation paths and schedules are
@@ -17,26 +31,64 @@ case-insensitive and stored in lower case.
 Exceptions::
 
     Exception
-    └── ConfigError    every problem found in one source ("environment" or a
-                       file path); str() is the message to show the operator
+    ├── ConfigError    every problem found in one source ("environment" or a
+    │                  file path); str() is the message to show the operator
+    └── SetupError     the ConfigErrors of every source, from load_startup
 """
 
 from __future__ import annotations
 
-import difflib
-import json
 import re
 import string
 import tomllib
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Annotated, Any, ClassVar
 from urllib.parse import urlsplit
 
-from incidentbot.durations import parse_duration
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
+from sqlalchemy import make_url
+from sqlalchemy.exc import ArgumentError
+
+from incidentbot.config_types import (
+    EMAIL_RE,
+    FROM_KEY,
+    GROUP_ID_RE,
+    USER_ID_RE,
+    Channel,
+    Duration,
+    Flag,
+    Name,
+    References,
+    Section,
+    Text,
+    Timestamp,
+    UserId,
+    as_dict,
+    as_name,
+    check_reference,
+    int_between,
+    named_tables,
+    non_empty,
+    problem_lines,
+    raise_problems,
+    show,
+    unique_items,
+    unique_names,
+    unknown,
+)
 
 __all__ = [
     "BUILTIN_ROLES",
@@ -61,14 +113,15 @@ __all__ = [
     "RoleDef",
     "Schedule",
     "Settings",
+    "SetupError",
     "Severity",
     "TimelineConfig",
     "load_config",
     "load_settings",
+    "load_startup",
+    "normalise_database_url",
     "parse_config",
 ]
-
-T = TypeVar("T")
 
 ENVIRONMENT_SOURCE = "environment"
 DEFAULTS_SOURCE = "built-in defaults"
@@ -104,21 +157,8 @@ DEFAULT_RESTRICTED = frozenset({"resolve", "reopen", "severity", "ic", "timeline
 _TEMPLATE_SAMPLES: Mapping[str, object] = MappingProxyType(
     {"number": 42, "slug": "db-outage", "severity": "sev1", "date": "2026-01-05"}
 )
-
-# fullmatch() is used everywhere: "$" would also accept a trailing newline.
-_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,29}")
-_CHANNEL_ID_RE = re.compile(r"[CG][A-Z0-9]{2,}")
-# Slack channel names are lower case; \w keeps non-Latin names usable.
-_CHANNEL_NAME_RE = re.compile(r"#[\w-]{1,80}")
 _CHANNEL_NAME_CHARS_RE = re.compile(r"[a-z0-9_-]+")
-_USER_ID_RE = re.compile(r"[UW][A-Z0-9]{2,}")
-_GROUP_ID_RE = re.compile(r"S[A-Z0-9]{2,}")
-_EMAIL_RE = re.compile(r"[^@\s]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _EMOJI_RE = re.compile(r"[a-z0-9_+'-]{1,100}")
-_RFC3339_RE = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})?"
-)
-_BARE_KEY_RE = re.compile(r"[A-Za-z0-9_-]+")
 _TOML_POSITION_RE = re.compile(r"(?P<msg>.*) \(at line (?P<line>\d+), column (?P<col>\d+)\)")
 
 
@@ -145,106 +185,68 @@ class ConfigError(Exception):
         return "\n".join(lines)
 
 
+class SetupError(Exception):
+    """The problems of every source at once (environment, then configuration file)."""
+
+    def __init__(self, errors: Iterable[ConfigError]) -> None:
+        self.errors: tuple[ConfigError, ...] = tuple(errors)
+        super().__init__(self.errors)
+
+    def __str__(self) -> str:
+        return "\n".join(str(error) for error in self.errors)
+
+
 # --------------------------------------------------------------------------- settings
 
-
-@dataclass(frozen=True, slots=True)
-class Settings:
-    """Process settings from environment variables (PRODUCT.md §2).
-
-    Secrets and the database URL (which may hold a password) are left out of
-    ``repr()`` so that logging the settings never leaks them.
-    """
-
-    bot_token: str = field(repr=False)
-    signing_secret: str | None = field(default=None, repr=False)
-    app_token: str | None = field(default=None, repr=False)
-    api_url: str = DEFAULT_API_URL
-    port: int = DEFAULT_PORT
-    database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
-    config_path: Path | None = None
-
-    @property
-    def socket_mode(self) -> bool:
-        """True when an app-level token is set: connect over Socket Mode, not HTTP."""
-        return self.app_token is not None
-
-
-def load_settings(env: Mapping[str, str], *, cwd: Path) -> Settings:
-    """Read and validate ``Settings`` from ``env`` (pass ``os.environ``).
-
-    Empty or blank values count as unset; surrounding whitespace is ignored (a
-    stray newline from a secrets file is a classic). ``cwd`` is where the
-    default ``incidentbot.toml`` is looked for and what a relative
-    ``INCIDENTBOT_CONFIG`` is resolved against. Raises ``ConfigError`` naming
-    every problem; token values never appear in it.
-    """
-
-    def get(name: str) -> str | None:
-        value = env.get(name, "").strip()
-        return value or None
-
-    problems: list[str] = []
-    app_token = get("SLACK_APP_TOKEN")
-    bot_token = get("SLACK_BOT_TOKEN")
-    signing_secret = get("SLACK_SIGNING_SECRET")
-
-    problems += _bot_token_problems(bot_token)
-    problems += _app_token_problems(app_token)
-    if signing_secret is None and app_token is None:
-        problems.append(
-            "SLACK_SIGNING_SECRET: required in HTTP mode "
-            "(or set SLACK_APP_TOKEN to use Socket Mode)"
-        )
-    api_url = _env_value(problems, "SLACK_API_URL", get("SLACK_API_URL"), _api_url, DEFAULT_API_URL)
-    port = _env_value(problems, "PORT", get("PORT"), _port, DEFAULT_PORT)
-    database_url = _env_value(
-        problems, "DATABASE_URL", get("DATABASE_URL"), normalise_database_url, DEFAULT_DATABASE_URL
-    )
-    config_path: Path | None = None
-    if (explicit_config := get("INCIDENTBOT_CONFIG")) is not None:
-        config_path = _env_value(
-            problems, "INCIDENTBOT_CONFIG", explicit_config, lambda v: _config_path(v, cwd), None
-        )
-    elif (cwd / DEFAULT_CONFIG_FILE).is_file():
-        config_path = cwd / DEFAULT_CONFIG_FILE
-
-    if problems:
-        raise ConfigError(problems, ENVIRONMENT_SOURCE)
-    assert bot_token is not None  # a missing token is a problem above
-    return Settings(
-        bot_token=bot_token,
-        signing_secret=signing_secret,
-        app_token=app_token,
-        api_url=api_url,
-        port=port,
-        database_url=database_url,
-        config_path=config_path,
-    )
-
-
-def _env_value(
-    problems: list[str],
-    name: str,
-    value: str | None,
-    convert: Callable[[str], T],
-    default: T,
-) -> T:
-    """Convert one variable; a ``ValueError`` becomes a problem naming the variable."""
-    if value is None:
-        return default
-    try:
-        return convert(value)
-    except ValueError as error:
-        problems.append(f"{name}: {error}")
-        return default
-
-
+# What .env.example ships with: a copied file left unedited must not start the
+# bot and then fail seconds later with a socket error.
+_PLACEHOLDERS = MappingProxyType(
+    {"SLACK_BOT_TOKEN": "xoxb-your-bot-token", "SLACK_APP_TOKEN": "xapp-your-app-token"}
+)
+_PLACEHOLDER_RE = re.compile(r"your[-_]|<[^>]*>|changeme", re.IGNORECASE)
+_WHERE_TO_FIND = MappingProxyType(
+    {
+        "SLACK_BOT_TOKEN": "the Bot User OAuth Token (OAuth & Permissions)",
+        "SLACK_APP_TOKEN": (
+            "an app-level token (Basic Information → App-Level Tokens), "
+            "or leave it empty for HTTP mode"
+        ),
+        "SLACK_SIGNING_SECRET": "the Signing Secret (Basic Information → App Credentials)",
+    }
+)
 # Token checks look at the prefix only, so no message can ever echo a secret.
 _TOKEN_KINDS = {"xoxb-": "a bot token", "xapp-": "an app-level token", "xoxp-": "a user token"}
 
 
-def _token_kind_hint(token: str, owner: dict[str, str]) -> str:
+def _placeholder_problem(variable: str, value: str) -> str | None:
+    if value == _PLACEHOLDERS.get(variable):
+        return (
+            f"still the placeholder {show(value)} from .env.example; "
+            f"put in {_WHERE_TO_FIND[variable]}"
+        )
+    if _PLACEHOLDER_RE.search(value):
+        # The value is not shown: it might be a real secret after all.
+        return f"looks like a placeholder left in; put in {_WHERE_TO_FIND[variable]}"
+    return None
+
+
+def _secret(variable: str, prefix: str | None, kind: str, owner: Mapping[str, str]) -> Any:
+    """A validator for a secret variable: placeholders refused, prefix checked."""
+
+    def check(value: object) -> object:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if not isinstance(text, str):
+            return value
+        if (problem := _placeholder_problem(variable, text)) is not None:
+            raise ValueError(problem)
+        if prefix is not None and not text.startswith(prefix):
+            raise ValueError(f'must start with "{prefix}" ({kind}){_token_hint(text, owner)}')
+        return value
+
+    return BeforeValidator(check)
+
+
+def _token_hint(token: str, owner: Mapping[str, str]) -> str:
     for prefix, kind in _TOKEN_KINDS.items():
         if token.startswith(prefix):
             where = f", which belongs in {owner[prefix]}" if prefix in owner else ""
@@ -252,24 +254,10 @@ def _token_kind_hint(token: str, owner: dict[str, str]) -> str:
     return ""
 
 
-def _bot_token_problems(token: str | None) -> list[str]:
-    if token is None:
-        return ['SLACK_BOT_TOKEN: required (the bot token, starts with "xoxb-")']
-    if not token.startswith("xoxb-"):
-        hint = _token_kind_hint(token, {"xapp-": "SLACK_APP_TOKEN"})
-        return [f'SLACK_BOT_TOKEN: must start with "xoxb-" (a bot token){hint}']
-    return []
-
-
-def _app_token_problems(token: str | None) -> list[str]:
-    if token is None or token.startswith("xapp-"):
-        return []
-    hint = _token_kind_hint(token, {"xoxb-": "SLACK_BOT_TOKEN"})
-    return [f'SLACK_APP_TOKEN: must start with "xapp-" (an app-level token){hint}']
-
-
-def _api_url(value: str) -> str:
+def _api_url(value: object) -> object:
     """Validate an http(s) base URL and make it end with "/" (the SDK appends method names)."""
+    if not isinstance(value, str):
+        return value
     # The value is not echoed: a proxy URL may carry credentials.
     expected = 'expected an http(s) URL like "https://slack.com/api/"'
     try:
@@ -283,107 +271,326 @@ def _api_url(value: str) -> str:
     return value if value.endswith("/") else value + "/"
 
 
-def _port(value: str) -> int:
-    # int() alone would also accept "+80", "8_0" and other-script digits.
-    if re.fullmatch(r"[0-9]{1,5}", value) and 1 <= int(value) <= 65535:
+def _port(value: object) -> object:
+    # int() alone would also accept "+80", "8_0" and other-script digits. An
+    # int comes from code, where 0 (any free port, for tests) is meaningful.
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 65535:
+        return value
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,5}", value) and 1 <= int(value) <= 65535:
         return int(value)
-    raise ValueError(f"expected a port number from 1 to 65535, got {_show(value)}")
+    raise ValueError(f"expected a port number from 1 to 65535, got {show(value)}")
 
 
 def normalise_database_url(value: str) -> str:
     """Validate an SQLAlchemy URL; plain postgres URLs get the installed psycopg 3 driver."""
-    scheme, sep, rest = value.partition("://")
-    backend, _, driver = scheme.lower().partition("+")
-    if not sep or not re.fullmatch(r"[a-z0-9_]+", backend):
+    try:
+        url = make_url(value)
+    except ArgumentError:
         # Not echoed: it might be a libpq DSN with a password in it.
         raise ValueError(
             'expected an SQLAlchemy URL like "sqlite:///incidentbot.db" '
             'or "postgresql://user:password@host/dbname"'
-        )
+        ) from None
+    backend = url.get_backend_name().lower()
     if backend == "sqlite":
-        return _sqlite_url(value, rest)
+        return _sqlite_url(value, url.host, url.database)
     if backend in ("postgres", "postgresql"):
         # SQLAlchemy dropped the "postgres" alias, and its default driver for a
         # bare "postgresql://" is psycopg2, which is not installed.
-        return f"postgresql+{driver or 'psycopg'}://{rest}"
+        driver = url.get_driver_name() if "+" in url.drivername else "psycopg"
+        return url.set(drivername=f"postgresql+{driver}").render_as_string(hide_password=False)
     raise ValueError(f'unsupported database "{backend}" (use sqlite or postgresql)')
 
 
-def _sqlite_url(value: str, rest: str) -> str:
+def _sqlite_url(value: str, host: str | None, database: str | None) -> str:
     # "sqlite://" is an in-memory database; "sqlite:///path" is a file. SQLite
     # URLs hold no secrets, so showing them is safe and helps.
-    if rest == "" or (rest.startswith("/") and rest != "/"):
-        return value
-    if rest == "/":
+    if host:
+        rest = value.partition("://")[2]
+        raise ValueError(f'a file path needs three slashes: "sqlite:///{rest}", got {show(value)}')
+    if database == "":
         raise ValueError('missing the database file, e.g. "sqlite:///incidentbot.db"')
-    raise ValueError(f'a file path needs three slashes: "sqlite:///{rest}", got {_show(value)}')
+    return value
 
 
-def _config_path(value: str, cwd: Path) -> Path:
-    path = cwd / Path(value).expanduser()
-    if not path.exists():
-        raise ValueError(f"file not found: {path}")
-    if not path.is_file():
-        raise ValueError(f"not a file: {path}")
+def _database_url(value: object) -> object:
+    return normalise_database_url(value) if isinstance(value, str) else value
+
+
+def _config_file(value: object) -> object:
+    path = Path(value) if isinstance(value, str) else value
+    if isinstance(path, Path):
+        if not path.exists():
+            raise ValueError(f"file not found: {path}")
+        if not path.is_file():
+            raise ValueError(f"not a file: {path}")
     return path
+
+
+class Settings(BaseSettings):
+    """Process settings from environment variables (PRODUCT.md §2).
+
+    Secrets are ``SecretStr`` (``.get_secret_value()`` to use them), and the
+    database URL (which may hold a password) is left out of ``repr()``, so
+    logging the settings never leaks them. Build it from an environment with
+    ``load_settings``; built directly, it takes only what it is given.
+    """
+
+    model_config = SettingsConfigDict(
+        frozen=True,
+        extra="forbid",
+        case_sensitive=True,
+        validate_by_name=True,
+        validate_by_alias=True,
+    )
+
+    bot_token: Annotated[
+        SecretStr,
+        _secret("SLACK_BOT_TOKEN", "xoxb-", "a bot token", {"xapp-": "SLACK_APP_TOKEN"}),
+    ] = Field(
+        validation_alias="SLACK_BOT_TOKEN",
+        json_schema_extra={"required_hint": 'the bot token, starts with "xoxb-"'},
+    )
+    # Declared before the signing secret: whether that one is needed depends
+    # on this one (fields are validated in order).
+    app_token: Annotated[
+        SecretStr | None,
+        _secret("SLACK_APP_TOKEN", "xapp-", "an app-level token", {"xoxb-": "SLACK_BOT_TOKEN"}),
+    ] = Field(default=None, validation_alias="SLACK_APP_TOKEN")
+    signing_secret: Annotated[SecretStr | None, _secret("SLACK_SIGNING_SECRET", None, "", {})] = (
+        Field(default=None, validation_alias="SLACK_SIGNING_SECRET", validate_default=True)
+    )
+    api_url: Annotated[str, BeforeValidator(_api_url)] = Field(
+        default=DEFAULT_API_URL, validation_alias="SLACK_API_URL"
+    )
+    port: Annotated[int, BeforeValidator(_port)] = Field(
+        default=DEFAULT_PORT, validation_alias="PORT"
+    )
+    database_url: Annotated[str, BeforeValidator(_database_url)] = Field(
+        default=DEFAULT_DATABASE_URL, validation_alias="DATABASE_URL", repr=False
+    )
+    config_path: Annotated[Path | None, BeforeValidator(_config_file)] = Field(
+        default=None, validation_alias="INCIDENTBOT_CONFIG"
+    )
+
+    @field_validator("signing_secret")
+    @classmethod
+    def _needed_in_http_mode(cls, value: SecretStr | None, info: ValidationInfo) -> object:
+        # A present but invalid app token is reported on its own; whether the
+        # operator meant Socket Mode is then unknown, so nothing more is said.
+        if value is None and "app_token" in info.data and info.data["app_token"] is None:
+            raise ValueError("required in HTTP mode (or set SLACK_APP_TOKEN to use Socket Mode)")
+        return value
+
+    @property
+    def socket_mode(self) -> bool:
+        """True when an app-level token is set: connect over Socket Mode, not HTTP."""
+        return self.app_token is not None
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: Any, *_others: Any, **_: Any
+    ) -> tuple[Any, ...]:
+        # Only what the constructor is given: load_settings hands over the
+        # environment explicitly (tests and main pass their own mapping, with
+        # .env already merged by python-dotenv), never os.environ behind it.
+        return (init_settings,)
+
+
+class _EnvironmentSource(EnvSettingsSource):
+    """pydantic-settings' environment source over a given mapping instead of ``os.environ``.
+
+    Empty or blank values count as unset and surrounding whitespace is ignored
+    (a stray newline from a secrets file is a classic).
+    """
+
+    def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str]) -> None:
+        self._given = {name: value.strip() for name, value in env.items() if value.strip()}
+        super().__init__(settings_cls, case_sensitive=True)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return self._given
+
+
+def load_settings(env: Mapping[str, str], *, cwd: Path) -> Settings:
+    """Read and validate ``Settings`` from ``env`` (pass ``os.environ``).
+
+    ``cwd`` is where the default ``incidentbot.toml`` is looked for and what a
+    relative ``INCIDENTBOT_CONFIG`` is resolved against. Raises
+    ``ConfigError`` naming every problem; secret values never appear in it.
+    """
+    values = _EnvironmentSource(Settings, env)()
+    # Problems are listed in the order of the fields (the order of PRODUCT.md §2).
+    order = {str(info.validation_alias): None for info in Settings.model_fields.values()}
+    if "INCIDENTBOT_CONFIG" in values:
+        values["INCIDENTBOT_CONFIG"] = cwd / Path(values["INCIDENTBOT_CONFIG"]).expanduser()
+    elif (cwd / DEFAULT_CONFIG_FILE).is_file():
+        values["INCIDENTBOT_CONFIG"] = cwd / DEFAULT_CONFIG_FILE
+    try:
+        return Settings(**values)
+    except ValidationError as error:
+        lines = problem_lines(error, order | values, Settings)
+        raise ConfigError(lines, ENVIRONMENT_SOURCE) from None
 
 
 # --------------------------------------------------------------------------- config values
 
 
-@dataclass(frozen=True, slots=True)
-class ChannelsConfig:
+def _as_template(value: object) -> str:
+    """A channel-name template: known placeholders only, ``{number}`` required."""
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {show(value)}")
+    try:
+        fields = [
+            (name, conversion)
+            for _, name, _, conversion in string.Formatter().parse(value)
+            if name is not None
+        ]
+    except ValueError as error:
+        raise ValueError(f"invalid template ({error}), got {show(value)}") from None
+    allowed = ", ".join(f"{{{name}}}" for name in _TEMPLATE_SAMPLES)
+    for name, conversion in fields:
+        if name not in _TEMPLATE_SAMPLES:
+            raise ValueError(f'unknown placeholder "{{{name}}}" (allowed: {allowed})')
+        if conversion:
+            raise ValueError(f'placeholder "{{{name}}}" cannot use a "!{conversion}" conversion')
+    if "number" not in {name for name, _ in fields}:
+        raise ValueError('must contain "{number}" so that every channel name is unique')
+    # Rendering a sample catches bad format specs ("{slug:d}") and literal
+    # text Slack would reject, at start-up rather than at the first incident.
+    try:
+        sample = value.format_map(_TEMPLATE_SAMPLES)
+    except (ValueError, TypeError, KeyError) as error:
+        raise ValueError(f"cannot be filled in ({error}), got {show(value)}") from None
+    if not _CHANNEL_NAME_CHARS_RE.fullmatch(sample):
+        raise ValueError(
+            f"renders as {show(sample)}, but channel names may only contain lowercase "
+            'letters, digits, "-" and "_"'
+        )
+    return value
+
+
+def _as_admin(value: object) -> str:
+    if isinstance(value, str) and (USER_ID_RE.fullmatch(value) or GROUP_ID_RE.fullmatch(value)):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {show(value)}")
+    raise ValueError(
+        f'expected a user ID like "U0123ABCD" or a user group ID like "S0123ABCD", '
+        f"got {show(value)}"
+    )
+
+
+def _as_action(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {show(value)}")
+    action = value.lower()
+    if action in RESTRICTABLE_ACTIONS:
+        return action
+    raise ValueError(unknown("action", value, RESTRICTABLE_ACTIONS, label="valid"))
+
+
+def _as_reaction(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {show(value)}")
+    reaction = value.strip(":")
+    if not _EMOJI_RE.fullmatch(reaction):
+        raise ValueError(f'expected an emoji name like "pushpin", got {show(value)}')
+    return reaction
+
+
+# Escalation target prefixes and the kind of declared name each refers to.
+TARGET_PREFIXES: Mapping[str, str] = MappingProxyType({"schedule": "schedule"})
+
+
+def _as_target(value: object) -> str:
+    """Escalation targets: users, user groups, emails or ``<prefix>:<name>``."""
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {show(value)}")
+    prefix, sep, name = value.partition(":")
+    if sep and prefix.lower() in TARGET_PREFIXES:
+        return f"{prefix.lower()}:{name.strip().lower()}"
+    if USER_ID_RE.fullmatch(value) or GROUP_ID_RE.fullmatch(value) or EMAIL_RE.fullmatch(value):
+        return value
+    prefixes = " or ".join(f'"{prefix}:<name>"' for prefix in TARGET_PREFIXES)
+    raise ValueError(
+        f'expected a user ID ("U…"), a user group ID ("S…"), an email or {prefixes}, '
+        f"got {show(value)}"
+    )
+
+
+def _declared_target(value: str, info: ValidationInfo) -> str:
+    prefix, sep, name = value.partition(":")
+    if sep and prefix in TARGET_PREFIXES:
+        check_reference(TARGET_PREFIXES[prefix], name, info)
+    return value
+
+
+def _declared_path(value: str | None, info: ValidationInfo) -> str | None:
+    if value is not None:
+        check_reference("escalation path", value, info)
+    return value
+
+
+Target = Annotated[str, BeforeValidator(_as_target), AfterValidator(_declared_target)]
+
+
+class ChannelsConfig(Section):
     """``[channels]``: where incident cards go and how incident channels are named."""
 
-    announcements: tuple[str, ...] = ()
-    name_template: str = "inc-{number}-{slug}"
-    private_by_default: bool = False
+    announcements: Annotated[tuple[Channel, ...], unique_items] = ()
+    name_template: Annotated[str, BeforeValidator(_as_template)] = "inc-{number}-{slug}"
+    private_by_default: Flag = False
 
 
-@dataclass(frozen=True, slots=True)
-class Severity:
+class Severity(Section):
     """One ``[[severities]]`` entry; ``announcements`` adds channels for this severity."""
 
-    name: str
-    description: str = ""
-    escalation: str | None = None
-    update_every: timedelta | None = None
-    announcements: tuple[str, ...] = ()
+    name: Name
+    description: Text = ""
+    escalation: Annotated[Name | None, AfterValidator(_declared_path)] = None
+    update_every: Duration | None = None
+    announcements: Annotated[tuple[Channel, ...], unique_items] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class RoleDef:
+class RoleDef(Section):
     """A role people can hold in an incident."""
 
-    name: str
-    description: str = ""
+    name: Name
+    description: Text = ""
 
 
-@dataclass(frozen=True, slots=True)
-class EscalationLevel:
+class EscalationLevel(Section):
     """Who is paged at one level, and how long they have to acknowledge."""
 
-    targets: tuple[str, ...]
-    timeout: timedelta
+    targets: Annotated[tuple[Target, ...], non_empty, unique_items]
+    timeout: Duration
 
 
-@dataclass(frozen=True, slots=True)
-class EscalationPath:
+def _levels_given(levels: tuple[EscalationLevel, ...]) -> tuple[EscalationLevel, ...]:
+    if not levels:
+        raise ValueError("must have at least one level")
+    return levels
+
+
+class EscalationPath(Section):
     """``[escalation.<name>]``: levels paged in order; the whole path runs ``repeat`` more times."""
 
-    name: str
-    levels: tuple[EscalationLevel, ...]
-    repeat: int = 0
+    name: Name = Field(json_schema_extra=FROM_KEY)
+    levels: Annotated[tuple[EscalationLevel, ...], AfterValidator(_levels_given)] = Field(
+        json_schema_extra={"required_hint": "at least one level with targets and a timeout"}
+    )
+    repeat: Annotated[int, int_between(0, 10)] = 0
 
 
-@dataclass(frozen=True, slots=True)
-class Schedule:
+class Schedule(Section):
     """``[schedules.<name>]``: a rotation handing over every ``rotation`` from ``start`` (UTC)."""
 
-    name: str
-    users: tuple[str, ...]
-    rotation: timedelta
-    start: datetime
+    name: Name = Field(json_schema_extra=FROM_KEY)
+    # Repeating a user is allowed: it is how someone takes more shifts.
+    users: Annotated[tuple[UserId, ...], non_empty]
+    rotation: Duration
+    start: Timestamp
 
     def on_call(self, at: datetime) -> str:
         """The user on call at ``at`` (timezone-aware).
@@ -397,49 +604,144 @@ class Schedule:
         return self.users[shift % len(self.users)]
 
 
-@dataclass(frozen=True, slots=True)
-class Permissions:
+class Permissions(Section):
     """``[permissions]``: actions only the IC, the Scribe and admins may take."""
 
-    restricted: frozenset[str] = DEFAULT_RESTRICTED
-    admins: tuple[str, ...] = ()
+    restricted: Annotated[
+        frozenset[str], BeforeValidator(lambda value: _listed(value, _as_action))
+    ] = DEFAULT_RESTRICTED
+    admins: Annotated[tuple[Annotated[str, BeforeValidator(_as_admin)], ...], unique_items] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class TimelineConfig:
+def _listed(value: object, convert: Any) -> object:
+    """Convert a list's items one by one (problems name the item); other values pass through."""
+    if not isinstance(value, list):
+        return value
+    problems, items = [], []
+    for index, item in enumerate(value):
+        try:
+            items.append(convert(item))
+        except ValueError as error:
+            problems.append(((index,), str(error)))
+    raise_problems(problems, value)
+    return items
+
+
+class TimelineConfig(Section):
     """``[timeline]``: the reaction emoji (name without colons) that logs a message."""
 
-    reaction: str = "pushpin"
+    reaction: Annotated[str, BeforeValidator(_as_reaction)] = "pushpin"
 
 
 DEFAULT_SEVERITIES: tuple[Severity, ...] = (
-    Severity("sev1", "Critical: customer-facing outage or data loss"),
-    Severity("sev2", "Major: significant degradation for many customers"),
-    Severity("sev3", "Minor: limited impact, workaround exists"),
-    Severity("sev4", "Low: no customer impact; internal or cosmetic"),
+    Severity(name="sev1", description="Critical: customer-facing outage or data loss"),
+    Severity(name="sev2", description="Major: significant degradation for many customers"),
+    Severity(name="sev3", description="Minor: limited impact, workaround exists"),
+    Severity(name="sev4", description="Low: no customer impact; internal or cosmetic"),
 )
 DEFAULT_STATUSES: tuple[str, ...] = ("investigating", "identified", "monitoring", "resolved")
 BUILTIN_ROLES: tuple[RoleDef, ...] = (
-    RoleDef(INCIDENT_COMMANDER, "Incident Commander: runs the response"),
-    RoleDef(SCRIBE, "Scribe: keeps the timeline"),
+    RoleDef(name=INCIDENT_COMMANDER, description="Incident Commander: runs the response"),
+    RoleDef(name=SCRIBE, description="Scribe: keeps the timeline"),
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Config:
-    """The validated contents of ``incidentbot.toml`` (or the built-in defaults)."""
+def _at_least_one(severities: tuple[Severity, ...]) -> tuple[Severity, ...]:
+    if not severities:
+        raise ValueError("must list at least one severity")
+    return severities
 
-    channels: ChannelsConfig
-    severities: tuple[Severity, ...]
-    default_severity: str
-    statuses: tuple[str, ...]
-    mitigated_status: str
-    roles: tuple[RoleDef, ...]
-    escalation: Mapping[str, EscalationPath]
-    schedules: Mapping[str, Schedule]
-    permissions: Permissions
-    timeline: TimelineConfig
-    source: str
+
+def _two_statuses(statuses: tuple[str, ...]) -> tuple[str, ...]:
+    if len(statuses) < 2:
+        raise ValueError("needs at least two statuses (the last one is the final status)")
+    return statuses
+
+
+def _with_builtins(roles: tuple[RoleDef, ...]) -> tuple[RoleDef, ...]:
+    """Built-ins keep their place at the front; configuring one again only changes its text."""
+    merged = {role.name: role for role in BUILTIN_ROLES}
+    for role in roles:
+        if "description" not in role.model_fields_set and role.name in merged:
+            continue
+        merged[role.name] = role
+    return tuple(merged.values())
+
+
+def _empty_mapping() -> Mapping[str, Any]:
+    return MappingProxyType({})
+
+
+class Config(Section):
+    """The validated contents of ``incidentbot.toml`` (or the built-in defaults).
+
+    Each TOML section is one field. Checks between sections use the names the
+    file declares (``References`` in the validation context, see
+    ``parse_config``), so they run even when other parts have problems.
+    """
+
+    # Tables whose keys other sections refer to, by the kind of name they declare.
+    DECLARING_TABLES: ClassVar[Mapping[str, tuple[str, ...]]] = MappingProxyType(
+        {"escalation path": ("escalation",), "schedule": ("schedules",)}
+    )
+
+    channels: ChannelsConfig = ChannelsConfig()
+    severities: Annotated[
+        tuple[Severity, ...], unique_names("severity"), AfterValidator(_at_least_one)
+    ] = DEFAULT_SEVERITIES
+    default_severity: str = Field(default=None, validate_default=True)  # type: ignore[assignment]
+    statuses: Annotated[tuple[Name, ...], unique_items, AfterValidator(_two_statuses)] = (
+        DEFAULT_STATUSES
+    )
+    mitigated_status: str = Field(default=None, validate_default=True)  # type: ignore[assignment]
+    roles: Annotated[tuple[RoleDef, ...], unique_names("role"), AfterValidator(_with_builtins)] = (
+        BUILTIN_ROLES
+    )
+    escalation: Annotated[
+        Mapping[str, EscalationPath], named_tables("escalation path"), as_dict
+    ] = Field(default_factory=_empty_mapping)
+    schedules: Annotated[Mapping[str, Schedule], named_tables("schedule"), as_dict] = Field(
+        default_factory=_empty_mapping
+    )
+    permissions: Permissions = Permissions()
+    timeline: TimelineConfig = TimelineConfig()
+
+    _source: str = PrivateAttr(default=DEFAULTS_SOURCE)
+
+    @field_validator("default_severity", mode="before")
+    @classmethod
+    def _default_severity(cls, value: object, info: ValidationInfo) -> str:
+        """The configured default, else the third severity (or the last when fewer)."""
+        # Severities come first, so info.data has them unless they are invalid.
+        severities = info.data.get("severities")
+        names = [s.name for s in severities] if severities is not None else None
+        if value is None:
+            return names[min(2, len(names) - 1)] if names else ""
+        name = as_name(value)
+        if names is not None and name not in names:
+            raise ValueError(unknown("severity", name, names))
+        return name
+
+    @field_validator("mitigated_status", mode="before")
+    @classmethod
+    def _mitigated_status(cls, value: object, info: ValidationInfo) -> str:
+        """The configured one, else "monitoring" when configured, else the second-to-last."""
+        statuses: tuple[str, ...] | None = info.data.get("statuses")
+        if value is None:
+            if statuses is None:
+                return ""
+            return "monitoring" if "monitoring" in statuses else statuses[-2]
+        name = as_name(value)
+        if statuses is not None and name not in statuses:
+            raise ValueError(unknown("status", name, statuses))
+        if statuses is not None and name == statuses[-1]:
+            raise ValueError(f'must not be the final status "{name}"')
+        return name
+
+    @property
+    def source(self) -> str:
+        """Where this configuration came from: a file path or "built-in defaults"."""
+        return self._source
 
     def severity(self, name: str) -> Severity | None:
         """The severity called ``name`` (case-insensitive), or None."""
@@ -498,15 +800,18 @@ class Config:
 # --------------------------------------------------------------------------- loading
 
 
-def load_config(path: Path | None) -> Config:
+def load_config(
+    path: Path | None, *, env: Mapping[str, str] | None = None, source: str | None = None
+) -> Config:
     """Load and validate the TOML file at ``path``; ``None`` gives the built-in defaults.
 
-    Raises ``ConfigError`` for an unreadable file, a TOML syntax error (with
-    its line and column), or any invalid value (all of them at once).
+    ``source`` names the file in messages (default: the path). Raises
+    ``ConfigError`` for an unreadable file, a TOML syntax error (with its line
+    and column), or any invalid value (all of them at once).
     """
     if path is None:
-        return parse_config({}, DEFAULTS_SOURCE)
-    source = str(path)
+        return parse_config({}, DEFAULTS_SOURCE, env=env)
+    source = source or str(path)
     try:
         with path.open("rb") as file:
             data = tomllib.load(file)
@@ -516,7 +821,7 @@ def load_config(path: Path | None) -> Config:
         raise ConfigError("the file is not UTF-8 text", source) from error
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(_toml_problem(error), source) from error
-    return parse_config(data, source)
+    return parse_config(data, source, env=env)
 
 
 def _toml_problem(error: tomllib.TOMLDecodeError) -> str:
@@ -527,588 +832,61 @@ def _toml_problem(error: tomllib.TOMLDecodeError) -> str:
     return f"line {match['line']}, column {match['col']}: invalid TOML: {match['msg']}"
 
 
-_TOP_KEYS = (
-    "channels",
-    "severities",
-    "default_severity",
-    "statuses",
-    "mitigated_status",
-    "roles",
-    "escalation",
-    "schedules",
-    "permissions",
-    "timeline",
-)
-
-
-def parse_config(data: Mapping[str, Any], source: str) -> Config:
+def parse_config(
+    data: Mapping[str, Any], source: str, *, env: Mapping[str, str] | None = None
+) -> Config:
     """Validate already-parsed TOML ``data`` into a ``Config``.
 
-    ``source`` names the origin in error messages. Raises ``ConfigError``
-    listing every problem.
+    ``source`` names the origin in error messages; ``env`` is the environment
+    for sections naming variables (default: none checked). Raises
+    ``ConfigError`` listing every problem.
     """
     if not isinstance(data, Mapping):
-        raise ConfigError(f"expected a table at the top level, got {_show(data)}", source)
-    c = _Checker()
-    c.check_keys(data, "", _TOP_KEYS)
-    # Cross-references are checked against the names *declared* in the raw
-    # tables, so one broken schedule does not also make every reference to it
-    # "unknown".
-    schedule_names = _declared_names(data.get("schedules"))
-    path_names = _declared_names(data.get("escalation"))
-
-    channels = _parse_channels(c, data)
-    mark = c.mark()
-    severities = _parse_severities(c, data.get("severities"), path_names)
-    default_severity = _parse_default_severity(c, data, severities if c.clean_since(mark) else None)
-    statuses, mitigated_status = _parse_statuses(c, data)
-    roles = _parse_roles(c, data.get("roles"))
-    escalation = _parse_escalation(c, data.get("escalation"), schedule_names)
-    schedules = _parse_schedules(c, data.get("schedules"))
-    permissions = _parse_permissions(c, data.get("permissions"))
-    timeline = _parse_timeline(c, data.get("timeline"))
-
-    if c.problems:
-        raise ConfigError(c.problems, source)
-    return Config(
-        channels=channels,
-        severities=severities,
-        default_severity=default_severity,
-        statuses=statuses,
-        mitigated_status=mitigated_status,
-        roles=roles,
-        escalation=MappingProxyType(escalation),
-        schedules=MappingProxyType(schedules),
-        permissions=permissions,
-        timeline=timeline,
-        source=source,
-    )
+        raise ConfigError(f"expected a table at the top level, got {show(data)}", source)
+    references = References.declared(data, Config.DECLARING_TABLES, env)
+    try:
+        config = Config.model_validate(data, context={"references": references})
+    except ValidationError as error:
+        raise ConfigError(problem_lines(error, data, Config), source) from None
+    config._source = source
+    return config
 
 
-def _keys(cls: type) -> tuple[str, ...]:
-    """The TOML keys of a table that maps one-to-one onto a dataclass."""
-    return tuple(f.name for f in fields(cls))
+def load_startup(env: Mapping[str, str], *, cwd: Path) -> tuple[Settings, Config]:
+    """Settings from ``env`` and the configuration they point to, or every problem of both.
 
-
-def _declared_names(raw: object) -> frozenset[str] | None:
-    """Lower-cased keys of a table of named things; None when it is not a table."""
-    if raw is None:
-        return frozenset()
-    if not isinstance(raw, Mapping):
-        return None
-    return frozenset(str(key).lower() for key in raw)
-
-
-def _parse_channels(c: _Checker, data: Mapping[str, Any]) -> ChannelsConfig:
-    table = c.table(data.get("channels"), "channels")
-    c.check_keys(table, "channels", _keys(ChannelsConfig))
-    default = ChannelsConfig()
-    return ChannelsConfig(
-        announcements=c.strings(table, "announcements", "channels", _as_channel),
-        name_template=c.get(
-            table, "name_template", "channels", _as_template, default.name_template
-        ),
-        private_by_default=c.get(
-            table, "private_by_default", "channels", _as_bool, default.private_by_default
-        ),
-    )
-
-
-def _parse_severities(
-    c: _Checker, raw: object, path_names: frozenset[str] | None
-) -> tuple[Severity, ...]:
-    if raw is None:
-        return DEFAULT_SEVERITIES
-    items = c.tables(raw, "severities")
-    if isinstance(raw, list) and not raw:
-        c.add("severities", "must list at least one severity")
-    severities: list[Severity] = []
-    seen: set[str] = set()
-    for path, item in items:
-        c.check_keys(item, path, _keys(Severity))
-        name = c.unique_name(item, path, seen, "severity")
-        escalation = c.get(item, "escalation", path, _as_name, None)
-        if escalation is not None and path_names is not None and escalation not in path_names:
-            c.add(f"{path}.escalation", _unknown("escalation path", escalation, path_names))
-        severity = Severity(
-            name=name or "",
-            description=c.get(item, "description", path, _as_str, ""),
-            escalation=escalation,
-            update_every=c.get(item, "update_every", path, _as_duration, None),
-            announcements=c.strings(item, "announcements", path, _as_channel),
-        )
-        if name is not None:
-            severities.append(severity)
-    return tuple(severities)
-
-
-def _parse_default_severity(
-    c: _Checker, data: Mapping[str, Any], severities: tuple[Severity, ...] | None
-) -> str:
-    """The configured default, else the third severity (or the last when fewer)."""
-    names = [s.name for s in severities or ()]
-    name = c.get(data, "default_severity", "", _as_name, None)
-    if name is None:
-        return names[min(2, len(names) - 1)] if names else ""
-    if severities is not None and name not in names:
-        c.add("default_severity", _unknown("severity", name, names))
-    return name
-
-
-def _parse_statuses(c: _Checker, data: Mapping[str, Any]) -> tuple[tuple[str, ...], str]:
-    mark = c.mark()
-    statuses = DEFAULT_STATUSES
-    if data.get("statuses") is not None:
-        names = c.strings(data, "statuses", "", _as_name)
-        if len(names) < 2 and c.clean_since(mark):
-            c.add("statuses", "needs at least two statuses (the last one is the final status)")
-        statuses = names
-    # Without a trustworthy list, the mitigated status can only be type-checked.
-    known = statuses if c.clean_since(mark) else None
-    if "monitoring" in statuses:
-        default = "monitoring"
-    else:
-        default = statuses[-2] if len(statuses) >= 2 else ""
-    mitigated = c.get(data, "mitigated_status", "", _as_name, default)
-    if known is not None and data.get("mitigated_status") is not None:
-        if mitigated not in known:
-            c.add("mitigated_status", _unknown("status", mitigated, known))
-        elif mitigated == known[-1]:
-            c.add("mitigated_status", f'must not be the final status "{mitigated}"')
-    return statuses, mitigated
-
-
-def _parse_roles(c: _Checker, raw: object) -> tuple[RoleDef, ...]:
-    # Built-ins keep their place at the front; configuring one again only
-    # changes its description.
-    roles = {role.name: role for role in BUILTIN_ROLES}
-    seen: set[str] = set()
-    for path, item in c.tables(raw, "roles"):
-        c.check_keys(item, path, _keys(RoleDef))
-        name = c.unique_name(item, path, seen, "role")
-        description = c.get(item, "description", path, _as_str, None)
-        if name is None:
-            continue
-        if description is None:
-            description = roles[name].description if name in roles else ""
-        roles[name] = RoleDef(name, description)
-    return tuple(roles.values())
-
-
-def _parse_escalation(
-    c: _Checker, raw: object, schedule_names: frozenset[str] | None
-) -> dict[str, EscalationPath]:
-    paths: dict[str, EscalationPath] = {}
-    for name, path, table in c.named_tables(raw, "escalation", "escalation path"):
-        c.check_keys(table, path, ("repeat", "levels"))
-        repeat = c.get(table, "repeat", path, _int_between(0, 10), 0)
-        levels = _parse_levels(c, table, path, schedule_names)
-        paths[name] = EscalationPath(name=name, levels=levels, repeat=repeat)
-    return paths
-
-
-def _parse_levels(
-    c: _Checker, table: Mapping[str, Any], path: str, schedule_names: frozenset[str] | None
-) -> tuple[EscalationLevel, ...]:
-    raw = table.get("levels")
-    if raw is None:
-        c.add(f"{path}.levels", "required (at least one level with targets and a timeout)")
-    elif isinstance(raw, list) and not raw:
-        c.add(f"{path}.levels", "must have at least one level")
-    as_target = _target_converter(schedule_names)
-    levels: list[EscalationLevel] = []
-    for level_path, level in c.tables(raw, f"{path}.levels"):
-        c.check_keys(level, level_path, _keys(EscalationLevel))
-        targets = c.strings(level, "targets", level_path, as_target, required=True)
-        timeout = c.get(level, "timeout", level_path, _as_duration, None, required=True)
-        if timeout is not None:
-            levels.append(EscalationLevel(targets=targets, timeout=timeout))
-    return tuple(levels)
-
-
-def _parse_schedules(c: _Checker, raw: object) -> dict[str, Schedule]:
-    schedules: dict[str, Schedule] = {}
-    for name, path, table in c.named_tables(raw, "schedules", "schedule"):
-        c.check_keys(table, path, ("users", "rotation", "start"))
-        # Repeating a user is allowed: it is how someone takes more shifts.
-        users = c.strings(table, "users", path, _as_user, required=True, unique=False)
-        rotation = c.get(table, "rotation", path, _as_duration, None, required=True)
-        start = c.get(table, "start", path, _as_timestamp, None, required=True)
-        if users and rotation is not None and start is not None:
-            schedules[name] = Schedule(name=name, users=users, rotation=rotation, start=start)
-    return schedules
-
-
-def _parse_permissions(c: _Checker, raw: object) -> Permissions:
-    table = c.table(raw, "permissions")
-    c.check_keys(table, "permissions", _keys(Permissions))
-    restricted = DEFAULT_RESTRICTED
-    if table.get("restricted") is not None:
-        restricted = frozenset(c.strings(table, "restricted", "permissions", _as_action))
-    return Permissions(
-        restricted=restricted, admins=c.strings(table, "admins", "permissions", _as_admin)
-    )
-
-
-def _parse_timeline(c: _Checker, raw: object) -> TimelineConfig:
-    table = c.table(raw, "timeline")
-    c.check_keys(table, "timeline", _keys(TimelineConfig))
-    return TimelineConfig(
-        reaction=c.get(table, "reaction", "timeline", _as_reaction, TimelineConfig().reaction)
-    )
-
-
-# --------------------------------------------------------------------------- checking
-
-
-class _Checker:
-    """Collects problems while reading raw TOML values, so all are reported at once.
-
-    Getters never raise: on a problem they record it and return a fallback,
-    which only keeps validation going (a ``Config`` is built only when there
-    are no problems at all).
+    An environment problem does not hide the file's problems: the file is
+    read whenever its location is known. Raises ``SetupError``.
     """
-
-    def __init__(self) -> None:
-        self.problems: list[str] = []
-
-    def add(self, path: str, message: str) -> None:
-        self.problems.append(f"{path}: {message}")
-
-    def mark(self) -> int:
-        return len(self.problems)
-
-    def clean_since(self, mark: int) -> bool:
-        return len(self.problems) == mark
-
-    def check_keys(self, table: Mapping[str, Any], path: str, allowed: Sequence[str]) -> None:
-        """Report keys not in ``allowed``, suggesting the closest known one."""
-        for key in table:
-            if key in allowed:
-                continue
-            typed = str(key).lower()
-            close = difflib.get_close_matches(typed, allowed, n=1) or [
-                # Abbreviations ("desc") are too short for difflib's cutoff.
-                known
-                for known in allowed
-                if len(typed) >= 3 and known.startswith(typed)
-            ]
-            hint = f'did you mean "{close[0]}"?' if close else "known keys: " + ", ".join(allowed)
-            self.add(_child(path, str(key)), f"unknown key ({hint})")
-
-    def table(self, raw: object, path: str) -> Mapping[str, Any]:
-        if raw is None:
-            return {}
-        if isinstance(raw, Mapping):
-            return raw
-        self.add(path, f"expected a table, got {_show(raw)}")
-        return {}
-
-    def tables(self, raw: object, path: str) -> list[tuple[str, Mapping[str, Any]]]:
-        """An array of tables as ``(path, table)`` pairs; other items are problems."""
-        if raw is None:
-            return []
-        if not isinstance(raw, list):
-            self.add(path, f"expected an array of tables ([[{path}]]), got {_show(raw)}")
-            return []
-        items = []
-        for index, item in enumerate(raw):
-            if isinstance(item, Mapping):
-                items.append((f"{path}[{index}]", item))
-            else:
-                self.add(f"{path}[{index}]", f"expected a table, got {_show(item)}")
-        return items
-
-    def named_tables(
-        self, raw: object, path: str, what: str
-    ) -> list[tuple[str, str, Mapping[str, Any]]]:
-        """``[path.<name>]`` tables as ``(name, path, table)``, names validated and unique."""
-        seen: set[str] = set()
-        result = []
-        for key, value in self.table(raw, path).items():
-            item_path = _child(path, str(key))
-            name = self._unique(key, item_path, seen, what)
-            table = self.table(value, item_path)
-            if name is not None and isinstance(value, Mapping):
-                result.append((name, item_path, table))
-        return result
-
-    def get(
-        self,
-        table: Mapping[str, Any],
-        key: str,
-        parent: str,
-        convert: Callable[[Any], T],
-        default: T,
-        *,
-        required: bool = False,
-    ) -> T:
-        """Convert ``table[key]``; a ``ValueError`` from ``convert`` becomes a problem.
-
-        ``default`` is returned when the key is absent (a problem if
-        ``required``) or invalid.
-        """
-        path = _child(parent, key)
-        raw = table.get(key)
-        if raw is None:
-            if required:
-                self.add(path, "required")
-            return default
-        try:
-            return convert(raw)
-        except ValueError as error:
-            self.add(path, str(error))
-            return default
-
-    def strings(
-        self,
-        table: Mapping[str, Any],
-        key: str,
-        parent: str,
-        convert: Callable[[str], str],
-        *,
-        required: bool = False,
-        unique: bool = True,
-    ) -> tuple[str, ...]:
-        """A list of strings, each converted; problems name the item (``key[2]``)."""
-        path = _child(parent, key)
-        raw = table.get(key)
-        if raw is None:
-            if required:
-                self.add(path, "required")
-            return ()
-        if not isinstance(raw, list):
-            self.add(path, f"expected a list of strings, got {_show(raw)}")
-            return ()
-        if required and not raw:
-            self.add(path, "must not be empty")
-        values: list[str] = []
-        seen: set[str] = set()
-        for index, item in enumerate(raw):
-            item_path = f"{path}[{index}]"
-            try:
-                value = convert(_as_str(item))
-            except ValueError as error:
-                self.add(item_path, str(error))
-                continue
-            if unique and value.casefold() in seen:
-                self.add(item_path, f"duplicate {_show(value)}")
-                continue
-            seen.add(value.casefold())
-            values.append(value)
-        return tuple(values)
-
-    def unique_name(
-        self, item: Mapping[str, Any], path: str, seen: set[str], what: str
-    ) -> str | None:
-        """The required ``name`` key of an array item, validated and unique."""
-        raw = item.get("name")
-        if raw is None:
-            self.add(f"{path}.name", "required")
-            return None
-        return self._unique(raw, f"{path}.name", seen, what)
-
-    def _unique(self, raw: object, path: str, seen: set[str], what: str) -> str | None:
-        try:
-            name = _as_name(raw)
-        except ValueError as error:
-            self.add(path, str(error))
-            return None
-        if name in seen:
-            self.add(path, f'duplicate {what} "{name}" (names are case-insensitive)')
-            return None
-        seen.add(name)
-        return name
-
-
-# --------------------------------------------------------------------------- converters
-# Each takes a raw TOML value and returns the clean value or raises ValueError
-# with a message that ends by showing what was found.
-
-
-def _as_str(value: object) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"expected a string, got {_show(value)}")
-    return value
-
-
-def _as_bool(value: object) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"expected true or false, got {_show(value)}")
-    return value
-
-
-def _int_between(low: int, high: int) -> Callable[[object], int]:
-    def convert(value: object) -> int:
-        # bool is an int subclass; "repeat = true" is still a mistake.
-        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            raise ValueError(f"expected a whole number from {low} to {high}, got {_show(value)}")
-        return value
-
-    return convert
-
-
-def _as_duration(value: object) -> timedelta:
-    if not isinstance(value, str):
-        raise ValueError(f'expected a duration like "30m", got {_show(value)}')
+    errors: list[ConfigError] = []
+    settings: Settings | None = None
     try:
-        return parse_duration(value)
-    except ValueError as error:
-        raise ValueError(f"{error}, got {_show(value)}") from None
-
-
-def _as_name(value: object) -> str:
-    name = _as_str(value).lower()
-    if not _NAME_RE.fullmatch(name):
-        raise ValueError(
-            'expected a name of lowercase letters, digits, "-" and "_" '
-            f"(at most 30, starting with a letter or digit), got {_show(value)}"
-        )
-    return name
-
-
-def _as_channel(value: str) -> str:
-    if _CHANNEL_ID_RE.fullmatch(value):
-        return value
-    if _CHANNEL_NAME_RE.fullmatch(value) and value == value.lower():
-        return value
-    raise ValueError(
-        f'expected a channel ID like "C0123ABCD" or a lowercase "#name", got {_show(value)}'
-    )
-
-
-def _as_user(value: str) -> str:
-    if _USER_ID_RE.fullmatch(value) or _EMAIL_RE.fullmatch(value):
-        return value
-    raise ValueError(f'expected a user ID like "U0123ABCD" or an email, got {_show(value)}')
-
-
-def _as_admin(value: str) -> str:
-    if _USER_ID_RE.fullmatch(value) or _GROUP_ID_RE.fullmatch(value):
-        return value
-    raise ValueError(
-        f'expected a user ID like "U0123ABCD" or a user group ID like "S0123ABCD", '
-        f"got {_show(value)}"
-    )
-
-
-def _target_converter(schedule_names: frozenset[str] | None) -> Callable[[str], str]:
-    """Escalation targets: users, user groups, emails or ``schedule:<name>``."""
-
-    def convert(value: str) -> str:
-        prefix, sep, schedule = value.partition(":")
-        if sep and prefix.lower() == "schedule":
-            name = schedule.strip().lower()
-            if schedule_names is not None and name not in schedule_names:
-                raise ValueError(_unknown("schedule", name, schedule_names))
-            return f"schedule:{name}"
-        if _USER_ID_RE.fullmatch(value) or _GROUP_ID_RE.fullmatch(value):
-            return value
-        if _EMAIL_RE.fullmatch(value):
-            return value
-        raise ValueError(
-            'expected a user ID ("U…"), a user group ID ("S…"), an email or '
-            f'"schedule:<name>", got {_show(value)}'
-        )
-
-    return convert
-
-
-def _as_action(value: str) -> str:
-    action = value.lower()
-    if action in RESTRICTABLE_ACTIONS:
-        return action
-    raise ValueError(_unknown("action", value, sorted(RESTRICTABLE_ACTIONS), label="valid"))
-
-
-def _as_template(value: object) -> str:
-    """A channel-name template: known placeholders only, ``{number}`` required."""
-    template = _as_str(value)
+        settings = load_settings(env, cwd=cwd)
+        path = settings.config_path
+    except ConfigError as error:
+        errors.append(error)
+        path = _config_location(env, cwd)
+    config: Config | None = None
     try:
-        fields = [
-            (name, conversion)
-            for _, name, _, conversion in string.Formatter().parse(template)
-            if name is not None
-        ]
-    except ValueError as error:
-        raise ValueError(f"invalid template ({error}), got {_show(template)}") from None
-    allowed = ", ".join(f"{{{name}}}" for name in _TEMPLATE_SAMPLES)
-    for name, conversion in fields:
-        if name not in _TEMPLATE_SAMPLES:
-            raise ValueError(f'unknown placeholder "{{{name}}}" (allowed: {allowed})')
-        if conversion:
-            raise ValueError(f'placeholder "{{{name}}}" cannot use a "!{conversion}" conversion')
-    if "number" not in {name for name, _ in fields}:
-        raise ValueError('must contain "{number}" so that every channel name is unique')
-    # Rendering a sample catches bad format specs ("{slug:d}") and literal
-    # text Slack would reject, at start-up rather than at the first incident.
+        config = load_config(path, env=env, source=_shown_path(path, cwd) if path else None)
+    except ConfigError as error:
+        errors.append(error)
+    if errors or settings is None or config is None:
+        raise SetupError(errors)
+    return settings, config
+
+
+def _config_location(env: Mapping[str, str], cwd: Path) -> Path | None:
+    """The configuration file to read when the settings failed (None: none usable)."""
+    explicit = env.get("INCIDENTBOT_CONFIG", "").strip()
+    path = cwd / Path(explicit).expanduser() if explicit else cwd / DEFAULT_CONFIG_FILE
+    # A missing explicit file is already an environment problem.
+    return path if path.is_file() else None
+
+
+def _shown_path(path: Path, cwd: Path) -> str:
+    """The path as the operator would type it: relative to the working directory when inside."""
     try:
-        sample = template.format_map(_TEMPLATE_SAMPLES)
-    except (ValueError, TypeError, KeyError) as error:
-        raise ValueError(f"cannot be filled in ({error}), got {_show(template)}") from None
-    if not _CHANNEL_NAME_CHARS_RE.fullmatch(sample):
-        raise ValueError(
-            f"renders as {_show(sample)}, but channel names may only contain lowercase "
-            'letters, digits, "-" and "_"'
-        )
-    return template
-
-
-def _as_timestamp(value: object) -> datetime:
-    """A TOML offset date-time or an RFC 3339 string, returned in UTC."""
-    example = '"2026-01-05T09:00:00Z"'
-    if isinstance(value, str):
-        if not _RFC3339_RE.fullmatch(value):
-            raise ValueError(f"expected a date and time like {example}, got {_show(value)}")
-        try:
-            value = datetime.fromisoformat(value.upper())
-        except ValueError:
-            raise ValueError(f"not a valid date and time, got {_show(value)}") from None
-    if not isinstance(value, datetime):
-        raise ValueError(f"expected a date and time like {example}, got {_show(value)}")
-    # A rotation start without an offset would hand over at a different
-    # instant depending on the server's timezone.
-    if value.utcoffset() is None:
-        raise ValueError(f'needs a timezone offset ("Z" or "+01:00"), got {_show(value)}')
-    return value.astimezone(UTC)
-
-
-def _as_reaction(value: object) -> str:
-    reaction = _as_str(value).strip(":")
-    if not _EMOJI_RE.fullmatch(reaction):
-        raise ValueError(f'expected an emoji name like "pushpin", got {_show(value)}')
-    return reaction
-
-
-# --------------------------------------------------------------------------- messages
-
-
-def _unknown(what: str, name: str, known: Iterable[str], *, label: str = "configured") -> str:
-    names = sorted(known)
-    listed = ", ".join(names) if names else "none"
-    return f'unknown {what} "{name}" ({label}: {listed})'
-
-
-def _child(parent: str, key: str) -> str:
-    """The dotted path of ``key`` under ``parent``, quoting keys TOML would quote."""
-    shown = key if _BARE_KEY_RE.fullmatch(key) else json.dumps(key, ensure_ascii=False)
-    return f"{parent}.{shown}" if parent else shown
-
-
-def _show(value: object) -> str:
-    """A value as it would look in TOML, shortened for error messages."""
-    if isinstance(value, bool):
-        text = "true" if value else "false"
-    elif isinstance(value, str):
-        text = json.dumps(value, ensure_ascii=False)
-    elif isinstance(value, Mapping):
-        return "a table"
-    elif isinstance(value, list):
-        if value and all(isinstance(item, Mapping) for item in value):
-            return "an array of tables"
-        text = "[" + ", ".join(_show(item) for item in value) + "]"
-    elif isinstance(value, datetime | date | time):
-        text = value.isoformat()
-    else:
-        text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+        return str(path.relative_to(cwd))
+    except ValueError:
+        return str(path)

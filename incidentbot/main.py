@@ -1,7 +1,8 @@
 """Start-up: load `.env`, validate settings and config, build, then serve.
 
 Socket Mode when `SLACK_APP_TOKEN` is set, otherwise HTTP mode. Both serve
-`/healthz` on `PORT`. Operator mistakes end in one clear message and exit
+`/healthz` on `PORT`. `--playground` starts the bot with a local Slack-like
+workspace instead (see `playground/server.py`). Operator mistakes end in one clear message and exit
 code 2, never a traceback.
 """
 
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
-from incidentbot.config import ConfigError, load_config, load_settings
+from incidentbot.config import SetupError, load_startup
 from incidentbot.logs import configure_logging
 from incidentbot.runtime import Runtime, StartupError, build
 from incidentbot.slack.gateway import error_code
@@ -26,13 +27,18 @@ log = logging.getLogger("incidentbot")
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--playground" in argv:
+        # Before .env is read: the playground never uses the operator's settings.
+        from incidentbot.playground.server import main as playground
+
+        return playground([arg for arg in argv if arg != "--playground"])
     load_dotenv(Path.cwd() / ".env", override=False)  # real environment variables win
     configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
     try:
-        settings = load_settings(os.environ, cwd=Path.cwd())
-        config = load_config(Path(settings.config_path) if settings.config_path else None)
+        settings, config = load_startup(os.environ, cwd=Path.cwd())
         runtime = build(settings, config)
-    except (ConfigError, StartupError) as error:
+    except (SetupError, StartupError) as error:
         print(f"incidentbot cannot start:\n{error}", file=sys.stderr)
         return 2
     return run(runtime)
@@ -55,7 +61,8 @@ def run(runtime: Runtime) -> int:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
         from slack_sdk.errors import SlackApiError
 
-        handler = SocketModeHandler(runtime.bolt, runtime.settings.app_token)
+        assert runtime.settings.app_token is not None  # socket_mode means it is set
+        handler = SocketModeHandler(runtime.bolt, runtime.settings.app_token.get_secret_value())
         try:
             handler.connect()
         except (SlackApiError, OSError) as error:  # a refused app token, or Slack unreachable

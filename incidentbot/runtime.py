@@ -115,7 +115,7 @@ def build(settings: Settings, config: Config, *, clock: Clock = utcnow) -> Runti
         raise StartupError(
             f"DATABASE_URL: cannot open or migrate the database ({exc.__class__.__name__}: {exc})"
         ) from exc
-    client = make_client(settings.bot_token, settings.api_url)
+    client = make_client(settings.bot_token.get_secret_value(), settings.api_url)
     _check_token(client)
     metrics = Metrics()
     gateway = SlackGateway(
@@ -158,7 +158,9 @@ def build(settings: Settings, config: Config, *, clock: Clock = utcnow) -> Runti
     executor = TrackingExecutor(LISTENER_THREADS, name="listener")
     bolt = App(
         client=client,
-        signing_secret=settings.signing_secret or "",
+        signing_secret=(
+            settings.signing_secret.get_secret_value() if settings.signing_secret else ""
+        ),
         token_verification_enabled=False,
         listener_executor=executor,
         # Socket Mode has no signing secret: the app token authenticates the socket.

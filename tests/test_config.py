@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
+import os
 import pickle
+import re
+import subprocess
+import sys
 import tomllib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from incidentbot.config import (
     DEFAULT_RESTRICTED,
@@ -20,8 +24,10 @@ from incidentbot.config import (
     EscalationLevel,
     RoleDef,
     Schedule,
+    SetupError,
     load_config,
     load_settings,
+    load_startup,
     parse_config,
 )
 from incidentbot.durations import format_duration, parse_duration
@@ -175,8 +181,9 @@ def test_format_output_parses_back(text: str) -> None:
 def test_settings_http_mode_with_defaults(tmp_path: Path) -> None:
     env = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET}
     settings = load_settings(env, cwd=tmp_path)
-    assert settings.bot_token == BOT_TOKEN
-    assert settings.signing_secret == SIGNING_SECRET
+    assert settings.bot_token.get_secret_value() == BOT_TOKEN
+    assert settings.signing_secret is not None
+    assert settings.signing_secret.get_secret_value() == SIGNING_SECRET
     assert settings.app_token is None
     assert not settings.socket_mode
     assert settings.api_url == "https://slack.com/api/"
@@ -190,7 +197,8 @@ def test_settings_socket_mode_needs_no_signing_secret(tmp_path: Path) -> None:
         {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": APP_TOKEN}, cwd=tmp_path
     )
     assert settings.socket_mode
-    assert settings.app_token == APP_TOKEN
+    assert settings.app_token is not None
+    assert settings.app_token.get_secret_value() == APP_TOKEN
     assert settings.signing_secret is None
 
 
@@ -304,7 +312,7 @@ def test_settings_port_and_whitespace(tmp_path: Path) -> None:
     env = {"SLACK_BOT_TOKEN": BOT_TOKEN + "\n", "SLACK_SIGNING_SECRET": "s", "PORT": " 8080 "}
     settings = load_settings(env, cwd=tmp_path)
     assert settings.port == 8080
-    assert settings.bot_token == BOT_TOKEN
+    assert settings.bot_token.get_secret_value() == BOT_TOKEN
 
 
 def test_settings_finds_incidentbot_toml_in_cwd(tmp_path: Path) -> None:
@@ -329,7 +337,7 @@ def test_settings_are_immutable(tmp_path: Path) -> None:
     settings = load_settings(
         {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": APP_TOKEN}, cwd=tmp_path
     )
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(ValidationError, match="frozen"):
         settings.port = 1  # type: ignore[misc]
 
 
@@ -353,12 +361,13 @@ def test_config_defaults() -> None:
     assert config.permissions.restricted == DEFAULT_RESTRICTED
     assert config.permissions.admins == ()
     assert config.timeline.reaction == "pushpin"
-    assert parse_config({}, "empty.toml") == dataclasses.replace(config, source="empty.toml")
+    empty = parse_config({}, "empty.toml")
+    assert (empty.model_dump(), empty.source) == (config.model_dump(), "empty.toml")
 
 
 def test_config_is_immutable() -> None:
     config = load_config(None)
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(ValidationError, match="frozen"):
         config.default_severity = "sev1"  # type: ignore[misc]
     with pytest.raises(TypeError):
         config.escalation["x"] = config.escalation.get("y")  # type: ignore[index]
@@ -368,7 +377,7 @@ def test_config_lookups() -> None:
     config = load_config(None)
     assert config.severity("SEV2") == DEFAULT_SEVERITIES[1]  # case-insensitive
     assert config.severity("sev9") is None
-    assert config.role("Scribe") == RoleDef("scribe", "Scribe: keeps the timeline")
+    assert config.role("Scribe") == RoleDef(name="scribe", description="Scribe: keeps the timeline")
     assert config.role("comms_lead") is None
     assert config.is_restricted("resolve")
     assert not config.is_restricted("update")
@@ -395,9 +404,9 @@ def test_product_example_loads(tmp_path: Path) -> None:
     primary = config.escalation["primary"]
     assert primary.repeat == 1
     assert primary.levels == (
-        EscalationLevel(("schedule:backend-oncall",), timedelta(minutes=5)),
-        EscalationLevel(("U0TEAMLEAD",), timedelta(minutes=10)),
-        EscalationLevel(("manager@example.com",), timedelta(minutes=15)),
+        EscalationLevel(targets=("schedule:backend-oncall",), timeout=timedelta(minutes=5)),
+        EscalationLevel(targets=("U0TEAMLEAD",), timeout=timedelta(minutes=10)),
+        EscalationLevel(targets=("manager@example.com",), timeout=timedelta(minutes=15)),
     )
     assert config.escalation_path("Database") == config.escalation["database"]
     assert config.escalation["database"].repeat == 0
@@ -444,8 +453,8 @@ def test_our_additions_load() -> None:
     sev1 = config.severity("sev1")
     assert sev1 is not None and sev1.announcements == ("#exec-incidents",)
     assert config.roles == (
-        RoleDef("incident_commander", "Incident Commander: runs the response"),
-        RoleDef("scribe", "Takes notes"),
+        RoleDef(name="incident_commander", description="Incident Commander: runs the response"),
+        RoleDef(name="scribe", description="Takes notes"),
     )
     assert config.timeline.reaction == "memo"
 
@@ -495,7 +504,7 @@ def test_schedule_start_is_stored_in_utc(start: str, expected: datetime) -> None
 
 
 START = datetime(2026, 1, 5, 9, tzinfo=UTC)
-ROTA = Schedule("rota", ("U0A", "U0B", "U0C"), timedelta(weeks=1), START)
+ROTA = Schedule(name="rota", users=("U0A", "U0B", "U0C"), rotation=timedelta(weeks=1), start=START)
 
 
 @pytest.mark.parametrize(
@@ -559,12 +568,12 @@ START_OK = 'start = "2026-01-05T09:00:00Z"\n'
         # inside an array-of-tables item
         (
             '[[severities]]\nname = "s"\nupdate_evry = "5m"',
-            'severities[0].update_evry: unknown key (did you mean "update_every"?)',
+            'severities["s"].update_evry: unknown key (did you mean "update_every"?)',
         ),
         # an abbreviation is too short for difflib, but still gets a suggestion
         (
             '[[roles]]\nname = "r"\ndesc = "x"',
-            'roles[0].desc: unknown key (did you mean "description"?)',
+            'roles["r"].desc: unknown key (did you mean "description"?)',
         ),
         # inside a named table
         (
@@ -613,7 +622,7 @@ def test_unknown_keys(text: str, expected: str) -> None:
         # a bare number where a duration string belongs (the second item)
         (
             '[[severities]]\nname = "s"\n[[severities]]\nname = "t"\nupdate_every = 30',
-            'severities[1].update_every: expected a duration like "30m", got 30',
+            'severities["t"].update_every: expected a duration like "30m", got 30',
         ),
         # [severities] instead of [[severities]]
         (
@@ -692,29 +701,29 @@ def test_unknown_keys(text: str, expected: str) -> None:
         # ---- severities
         ("severities = []", "severities: must list at least one severity"),
         ('[[severities]]\ndescription = "x"', "severities[0].name: required"),
-        ('[[severities]]\nname = "sev 1"', f'severities[0].name: {NAME}, got "sev 1"'),
-        ('[[severities]]\nname = "-sev"', f'severities[0].name: {NAME}, got "-sev"'),
+        ('[[severities]]\nname = "sev 1"', f'severities["sev 1"].name: {NAME}, got "sev 1"'),
+        ('[[severities]]\nname = "-sev"', f'severities["-sev"].name: {NAME}, got "-sev"'),
         # names are unique case-insensitively
         (
             '[[severities]]\nname = "s"\n[[severities]]\nname = "S"',
-            'severities[1].name: duplicate severity "s" (names are case-insensitive)',
+            'severities["S"].name: duplicate severity "s" (names are case-insensitive)',
         ),
         (
             '[[severities]]\nname = "sev1"\nescalation = "primary"',
-            'severities[0].escalation: unknown escalation path "primary" (configured: none)',
+            'severities["sev1"].escalation: unknown escalation path "primary" (configured: none)',
         ),
         (
             '[[severities]]\nname = "s"\nupdate_every = "half an hour"',
-            'severities[0].update_every: expected a duration like "90s", "5m", "1h", '
+            'severities["s"].update_every: expected a duration like "90s", "5m", "1h", '
             'got "half an hour"',
         ),
         (
             '[[severities]]\nname = "s"\nupdate_every = "0m"',
-            'severities[0].update_every: duration must be longer than zero, got "0m"',
+            'severities["s"].update_every: duration must be longer than zero, got "0m"',
         ),
         (
             '[[severities]]\nname = "s"\nannouncements = ["exec"]',
-            f'severities[0].announcements[0]: {CHANNEL}, got "exec"',
+            f'severities["s"].announcements[0]: {CHANNEL}, got "exec"',
         ),
         (
             'default_severity = "sev9"',
@@ -739,9 +748,9 @@ def test_unknown_keys(text: str, expected: str) -> None:
         # ---- roles
         (
             '[[roles]]\nname = "comms"\n[[roles]]\nname = "Comms"',
-            'roles[1].name: duplicate role "comms" (names are case-insensitive)',
+            'roles["Comms"].name: duplicate role "comms" (names are case-insensitive)',
         ),
-        ('[[roles]]\nname = "comms lead"', f'roles[0].name: {NAME}, got "comms lead"'),
+        ('[[roles]]\nname = "comms lead"', f'roles["comms lead"].name: {NAME}, got "comms lead"'),
         # ---- escalation
         (
             "[escalation.p]\nrepeat = 0",
@@ -908,8 +917,8 @@ def test_every_problem_is_reported_at_once() -> None:
     assert error.problems == [
         'default_sevrity: unknown key (did you mean "default_severity"?)',
         f'channels.announcements[0]: {CHANNEL}, got "incidents"',
-        'severities[0].escalation: unknown escalation path "primary" (configured: none)',
-        'severities[0].update_every: expected a duration like "30m", got 30',
+        'severities["sev1"].escalation: unknown escalation path "primary" (configured: none)',
+        'severities["sev1"].update_every: expected a duration like "30m", got 30',
         f'permissions.restricted[0]: unknown action "everything" {ACTIONS}',
     ]
     lines = str(error).splitlines()
@@ -969,3 +978,171 @@ def test_unreadable_file(
 def test_parse_config_rejects_a_non_table() -> None:
     with pytest.raises(ConfigError, match="expected a table at the top level"):
         parse_config(["x"], "t")  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- named items
+
+
+def test_array_items_are_named_by_their_name() -> None:
+    problems = problems_of(
+        '[[severities]]\nname = "sev1"\n'
+        '[[severities]]\nname = "sev2"\nescalation = "nope"\n'
+        '[[severities]]\ndescription = "no name"\nupdate_every = "soon"\n'
+    )
+    assert problems == [
+        'severities["sev2"].escalation: unknown escalation path "nope" (configured: none)',
+        # without a name, the position is all there is; missing keys come last
+        'severities[2].update_every: expected a duration like "90s", "5m", "1h", got "soon"',
+        "severities[2].name: required",
+    ]
+
+
+def test_items_sharing_a_name_are_named_by_position() -> None:
+    # `severities["s"]` would not say which of the two is meant
+    problems = problems_of('[[severities]]\nname = "s"\n[[severities]]\nname = "s"\n')
+    assert problems == ['severities[1].name: duplicate severity "s" (names are case-insensitive)']
+
+
+def test_problems_come_in_file_order() -> None:
+    problems = problems_of(
+        '[timeline]\nreaction = "push pin"\n'
+        '[channels]\nprivate_by_default = "no"\n'
+        '[[severities]]\nname = "a b"\n'
+    )
+    assert [problem.split(":")[0] for problem in problems] == [
+        "timeline.reaction",
+        "channels.private_by_default",
+        'severities["a b"].name',
+    ]
+
+
+def test_a_name_key_in_a_named_table_is_unknown() -> None:
+    # the table key is the name; a `name` key inside could only disagree with it
+    problems = problems_of('[escalation.p]\nname = "q"\n' + LEVEL)
+    assert problems == ['escalation.p.name: unknown key (the name is the table\'s: "p")']
+
+
+# --------------------------------------------------------------------------- placeholders
+
+
+def _env_example() -> dict[str, str]:
+    path = Path(__file__).resolve().parents[1] / ".env.example"
+    values = {}
+    for line in path.read_text().splitlines():
+        name, sep, value = line.partition("=")
+        if sep and not line.lstrip().startswith("#") and value.strip():
+            values[name.strip()] = value.strip()
+    return values
+
+
+def test_env_example_as_shipped_is_refused(tmp_path: Path) -> None:
+    example = _env_example()
+    assert example, ".env.example has placeholder values to refuse"
+    problems = settings_problems(example, tmp_path)
+    # one problem per placeholder, each saying it was left in
+    assert len(problems) == len(example), problems
+    for name, value in example.items():
+        [problem] = [p for p in problems if p.startswith(f"{name}:")]
+        assert f'still the placeholder "{value}" from .env.example' in problem
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SLACK_BOT_TOKEN", "xoxb-your-token-here"),
+        ("SLACK_APP_TOKEN", "xapp-<app token>"),
+        ("SLACK_SIGNING_SECRET", "your_signing_secret"),
+    ],
+)
+def test_other_placeholders_are_refused_without_echoing(
+    tmp_path: Path, name: str, value: str
+) -> None:
+    env = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, name: value}
+    [problem] = settings_problems(env, tmp_path)
+    assert problem.startswith(f"{name}: looks like a placeholder left in; put in ")
+    assert value not in problem
+
+
+# --------------------------------------------------------------------------- start-up
+
+
+def _startup_problems(env: dict[str, str], cwd: Path) -> SetupError:
+    with pytest.raises(SetupError) as caught:
+        load_startup(env, cwd=cwd)
+    return caught.value
+
+
+def test_environment_and_config_problems_are_reported_together(tmp_path: Path) -> None:
+    (tmp_path / "incidentbot.toml").write_text('[timeline]\nreaction = "push pin"\n')
+    error = _startup_problems({"PORT": "http"}, tmp_path)
+    assert [e.source for e in error.errors] == ["environment", "incidentbot.toml"]
+    assert str(error).splitlines() == [
+        "environment: 3 problems:",
+        '  - SLACK_BOT_TOKEN: required (the bot token, starts with "xoxb-")',
+        "  - SLACK_SIGNING_SECRET: required in HTTP mode (or set SLACK_APP_TOKEN to use "
+        "Socket Mode)",
+        '  - PORT: expected a port number from 1 to 65535, got "http"',
+        "incidentbot.toml: 1 problem:",
+        '  - timeline.reaction: expected an emoji name like "pushpin", got "push pin"',
+    ]
+
+
+def test_explicit_config_is_read_despite_environment_problems(tmp_path: Path) -> None:
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "bot.toml").write_text('default_severity = "sev9"\n')
+    error = _startup_problems({"INCIDENTBOT_CONFIG": "conf/bot.toml"}, tmp_path)
+    assert [e.source for e in error.errors] == ["environment", "conf/bot.toml"]
+    assert error.errors[1].problems == [
+        'default_severity: unknown severity "sev9" (configured: sev1, sev2, sev3, sev4)'
+    ]
+
+
+def test_a_missing_config_file_is_one_environment_problem(tmp_path: Path) -> None:
+    env = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": APP_TOKEN}
+    error = _startup_problems(env | {"INCIDENTBOT_CONFIG": "gone.toml"}, tmp_path)
+    assert [(e.source, len(e.problems)) for e in error.errors] == [("environment", 1)]
+
+
+def test_startup_loads_both(tmp_path: Path) -> None:
+    (tmp_path / "incidentbot.toml").write_text(PRODUCT_EXAMPLE)
+    env = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": APP_TOKEN}
+    settings, config = load_startup(env, cwd=tmp_path)
+    assert settings.socket_mode
+    assert config.source == "incidentbot.toml"
+    assert config.severity_names == ("sev1",)
+
+
+README_BROKEN_CONFIG = """\
+[[severities]]
+name = "sev1"
+escalation = "primray"
+update_evry = "30m"
+
+[[escalation.primary.levels]]
+targets = ["U0ONCALL"]
+timeout = "5m"
+"""
+
+
+def test_readme_startup_example_is_what_the_bot_prints(tmp_path: Path) -> None:
+    # The situation README describes, run for real: `.env` copied from
+    # `.env.example` unedited, and a config with a wrong path and a typo.
+    root = Path(__file__).resolve().parents[1]
+    (tmp_path / ".env").write_text((root / ".env.example").read_text())
+    (tmp_path / "incidentbot.toml").write_text(README_BROKEN_CONFIG)
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(root)}
+    result = subprocess.run(
+        [sys.executable, str(root / "app.py")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    readme = (root / "README.md").read_text()
+    block = re.search(r"```\n(incidentbot cannot start:\n.*?)```", readme, re.DOTALL)
+    assert block is not None
+    assert result.stderr == block.group(1)

@@ -16,7 +16,8 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from incidentbot.services.timeline import VIEW_LATEST, LoggedMessage
+from incidentbot.domain.timeline import LoggedMessage
+from incidentbot.services.timeline import VIEW_LATEST
 from incidentbot.slack import ids
 from incidentbot.store import repo
 from incidentbot.store.models import FollowUp

@@ -16,7 +16,7 @@ from incidentbot.domain.escalation import (
     target_kind,
 )
 
-LEVEL = EscalationLevel(targets=("U1",), timeout=timedelta(minutes=5))
+LEVEL = EscalationLevel(targets=("U0ONE",), timeout=timedelta(minutes=5))
 THREE = EscalationPath(name="primary", levels=(LEVEL, LEVEL, LEVEL), repeat=1)
 ONE = EscalationPath(name="db", levels=(LEVEL,), repeat=0)
 WEEKLY = Schedule(

@@ -37,17 +37,15 @@ from hypothesis import strategies as st
 
 from incidentbot.config import parse_config
 from incidentbot.domain import commands
+from incidentbot.domain.home import HomeData, PageLine
 from incidentbot.domain.naming import channel_name, with_suffix
+from incidentbot.domain.snapshot import IncidentSnapshot, UpdateSnapshot
+from incidentbot.domain.timeline import EntryView, FollowUpView, LoggedMessage, TimelineView
 from incidentbot.playground.client import Reply
 from incidentbot.playground.standin import MAX_TEXT_CHARS, block_errors, iter_texts, view_errors
-from incidentbot.services.home import HomeData, PageLine
-from incidentbot.services.snapshot import IncidentSnapshot
-from incidentbot.services.timeline import LoggedMessage, TimelineView
-from incidentbot.services.updates import UpdateSnapshot
-from incidentbot.slack import blocks, escalation_blocks, ids, update_blocks
+from incidentbot.slack import blocks, escalation_blocks, home_blocks, ids, update_blocks
 from incidentbot.slack import timeline_blocks as tb
 from incidentbot.slack.listeners.errors import UNEXPECTED
-from incidentbot.store.models import FollowUp, TimelineEntry
 from tests.conftest import Bot
 
 # What would notify a whole channel or a user group if Slack rendered it.
@@ -233,12 +231,11 @@ def snapshots(draw: st.DrawFn, number: int | None = None) -> IncidentSnapshot:
 
 
 @st.composite
-def timeline_entries(draw: st.DrawFn) -> TimelineEntry:
+def timeline_entries(draw: st.DrawFn) -> EntryView:
     files = draw(st.lists(st.tuples(TEXT, st.sampled_from(["https://x.example/f", "", "<!here>"]))))
-    return TimelineEntry(
-        incident_id=1,
+    return EntryView(
+        id=None,
         at=draw(times()),
-        recorded_at=NOW,
         kind=draw(st.sampled_from(["note", "message", "status", "role", "followup"])),
         actor=draw(st.one_of(USERS, st.just(""))),
         text=draw(TEXT),
@@ -351,24 +348,16 @@ def test_plain_timeline_messages(s: IncidentSnapshot, texts: list[str], kinds: l
 )
 def test_timeline_views_and_entry_modals(
     s: IncidentSnapshot,
-    drawn: list[TimelineEntry],
+    drawn: list[EntryView],
     follow_ups: list[tuple[str, str | None, bool]],
     viewer: str,
     can_edit_all: bool,
 ) -> None:
     items = [
-        FollowUp(
-            id=i,
-            incident_id=1,
-            text=t,
-            owner=o,
-            created_by="U0BOB",
-            created_at=NOW,
-            done_at=NOW if done else None,
-        )
-        for i, (t, o, done) in enumerate(follow_ups, start=1)
+        FollowUpView(text=t, owner=o, created_by="U0BOB", done_at=NOW if done else None)
+        for t, o, done in follow_ups
     ]
-    entries = [e.model_copy(update={"id": i}) for i, e in enumerate(drawn, start=1)]
+    entries = [replace(e, id=i) for i, e in enumerate(drawn, start=1)]
     view = TimelineView(s, entries, items, viewer, can_edit_all, hidden=len(entries) % 3)
     for message in tb.timeline_messages(view):
         assert_message_ok(message)
@@ -443,7 +432,7 @@ def test_home_view(
     paths: list[str],
 ) -> None:
     pages = [PageLine(i, p, i % 3, NOW, "C0INC1") for i, p in enumerate(paths, start=1)]
-    view = update_blocks.home_view(HomeData(open_, roles, pages, resolved), CONFIG, now=NOW)
+    view = home_blocks.home_view(HomeData(open_, roles, pages, resolved), CONFIG, now=NOW)
     assert view_errors(view, allowed_types=("home",)) == []
     assert mentions_in(view["blocks"]) == []
 

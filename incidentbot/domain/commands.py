@@ -17,7 +17,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from incidentbot.domain.metrics import DEFAULT_DAYS, MAX_DAYS
+from incidentbot.domain.stats import DEFAULT_DAYS, MAX_DAYS
 from incidentbot.domain.text import escape, from_slack, readable, truncate
 
 _USER = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")

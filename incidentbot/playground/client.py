@@ -776,8 +776,14 @@ class SlackSender:
         user: str = "U0ALICE",
         channel: str = "C0GENERAL",
         thread_ts: str | None = None,
+        raw: bool = False,
     ) -> Reply:
-        """A person posts ``text``: stored in the stand-in, then delivered as a message event."""
+        """A person posts ``text``: stored in the stand-in, then delivered as a message event.
+
+        Like a slash command's text, the message is stored and sent the way Slack
+        encodes what was typed (``slack_encoded``) unless ``raw``.
+        """
+        text = text if raw else self.slack_encoded(text)
         msg = self.standin.add_message(channel, text, user=user, thread_ts=thread_ts)
         event = {
             "type": "message",

@@ -6,7 +6,7 @@ shapes, error codes, limits), keeping the resulting workspace state (users,
 channels, messages, views, files, ephemerals, response_url posts) where tests can
 read it, recording every call, and injecting faults (rate limits, 5xx, errors).
 
-Not responsible for: sending requests *to* the app (see ``tests/slack_requests.py``)
+Not responsible for: sending requests *to* the app (see ``client.py``)
 or for anything Slack does outside the Web API (it never emits events by itself).
 """
 
@@ -57,6 +57,7 @@ MAX_TOPIC_CHARS = 250
 MAX_CHANNEL_NAME = 80
 MAX_PRIVATE_METADATA = 3000
 MAX_VIEW_LABEL = 24  # title, submit and close texts of a modal
+MAX_LOG_ENTRIES = 20_000  # calls and text_log entries kept (oldest dropped first)
 
 _JSON_ARGS = ("blocks", "attachments", "view", "metadata", "files", "user_auth_blocks")
 _CHANNEL_NAME_CHARS = re.compile(r"^[a-z0-9_-]+$")
@@ -766,12 +767,24 @@ def _bearer_token(headers: Any, args: dict[str, Any]) -> str | None:
 class SlackStandIn:
     """A running fake of Slack's Web API. Construct it, point WebClient at ``api_url``."""
 
-    def __init__(self, *, trigger_ttl: float = 3.0, response_url_max_uses: int = 5) -> None:
+    def __init__(
+        self,
+        *,
+        trigger_ttl: float = 3.0,
+        response_url_max_uses: int = 5,
+        max_log: int = MAX_LOG_ENTRIES,
+        first_id: int = 1,
+    ) -> None:
         self.trigger_ttl = trigger_ttl
+        # calls and text_log are capped so a long-running playground stays small.
+        self.max_log = max_log
+        self._change_listeners: list[Callable[[], None]] = []
         self.response_url_max_uses = response_url_max_uses
         self.latency = 0.0
         self._lock = threading.RLock()
-        self._seq = itertools.count(1)
+        # first_id > 1 keeps new ids (C…, D…, V…) apart from those of an earlier run whose
+        # database is reused (the playground's --data).
+        self._seq = itertools.count(first_id)
         self._last_ts_us = 0
         self.users: dict[str, User] = {}
         self.usergroups: dict[str, Usergroup] = {}
@@ -957,9 +970,33 @@ class SlackStandIn:
                 if channel_id in self.channels
                 else self._ensure_dm(channel_id)
             )
-            return self._append_message(
+            message = self._append_message(
                 channel, user=user, text=text, blocks=blocks, thread_ts=thread_ts
             )
+        self.notify_change()
+        return message
+
+    def add_reaction(self, channel_id: str, ts: str, name: str, *, user: str) -> Message:
+        """A *person* reacts to a message (Slack would then send a reaction_added event)."""
+        with self._lock:
+            channel = self.channels.get(channel_id)
+            msg = self.find_message(channel_id, ts) if channel else None
+            if msg is None or msg.deleted:
+                raise KeyError(f"no message {ts!r} in {channel_id}")
+            users = msg.reactions.setdefault(name, [])
+            if user not in users:
+                users.append(user)
+        self.notify_change()
+        return msg
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (no arguments, must be quick) after anything may have changed."""
+        with self._lock:
+            self._change_listeners.append(listener)
+
+    def notify_change(self) -> None:
+        for listener in list(self._change_listeners):
+            listener()
 
     def add_bot_message(
         self,
@@ -1193,6 +1230,14 @@ class SlackStandIn:
         return Handler
 
     def _route(self, path: str, headers: Any, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        try:
+            return self._route_request(path, headers, body)
+        finally:
+            self.notify_change()
+
+    def _route_request(
+        self, path: str, headers: Any, body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
         parts = urllib.parse.urlsplit(path)
         try:
             if parts.path.startswith("/api/"):
@@ -1225,6 +1270,7 @@ class SlackStandIn:
             else:
                 status, response, extra = self._invoke(method, args, token)
             self.calls.append(Call(method, args, response, status, time.time()))
+            _trim(self.calls, self.max_log)
         reply = _json_reply(status, response)
         reply[1].update(extra)
         return reply
@@ -1362,6 +1408,7 @@ class SlackStandIn:
 
     def _log(self, source: str, obj: Any, *, link_names: bool = False) -> None:
         self.text_log.extend((source, text, link_names) for text in iter_texts(obj) if text)
+        _trim(self.text_log, self.max_log)
 
     # ------------------------------------------------------------ message content
 
@@ -2236,6 +2283,12 @@ class SlackStandIn:
         ephemeral = self._last_ephemeral_from(rid)
         if ephemeral is not None:
             ephemeral["deleted"] = True
+
+
+def _trim(log: list[Any], limit: int) -> None:
+    """Drop the oldest entries beyond ``limit``, a tenth at a time so appends stay cheap."""
+    if len(log) > limit:
+        del log[: len(log) - limit + limit // 10]
 
 
 def _json_reply(status: int, payload: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from incidentbot.config import Config
 from incidentbot.domain.errors import NotAllowed
 from incidentbot.domain.incident import role_label
-from incidentbot.services.snapshot import IncidentSnapshot
+from incidentbot.domain.snapshot import IncidentSnapshot
 from incidentbot.slack.gateway import Failure, SlackGateway
 
 

@@ -30,11 +30,11 @@ from incidentbot.config import Config, EscalationPath
 from incidentbot.domain import escalation as steps
 from incidentbot.domain.errors import InvalidChange, NotFound
 from incidentbot.domain.escalation import Step
+from incidentbot.domain.snapshot import IncidentSnapshot
 from incidentbot.domain.text import escape
 from incidentbot.metrics import Metrics
 from incidentbot.scheduler import AfterCommit, Timers
 from incidentbot.services.incidents import IncidentService
-from incidentbot.services.snapshot import IncidentSnapshot
 from incidentbot.slack import blocks, escalation_blocks
 from incidentbot.slack.gateway import Failure, SlackGateway
 from incidentbot.store import repo

@@ -12,16 +12,17 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from incidentbot.config import Config
+from incidentbot.domain.home import HomeData, PageLine
+from incidentbot.domain.snapshot import IncidentSnapshot
 from incidentbot.services.incidents import IncidentService
-from incidentbot.services.snapshot import IncidentSnapshot
-from incidentbot.slack import update_blocks
+from incidentbot.slack import home_blocks
 from incidentbot.slack.gateway import Failure, SlackGateway
 from incidentbot.store.models import Escalation, Incident, Page
 
@@ -71,27 +72,6 @@ class Visibility:
         return frozenset(members)
 
 
-@dataclass(frozen=True, slots=True)
-class PageLine:
-    """A page of a running escalation waiting for the viewer."""
-
-    number: int
-    path: str
-    level: int
-    paged_at: datetime
-    channel_id: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class HomeData:
-    """Everything the Home tab shows one person; `bool` = may see the details."""
-
-    open: Sequence[tuple[IncidentSnapshot, bool]] = ()
-    roles: Sequence[tuple[IncidentSnapshot, str]] = ()
-    pages: Sequence[PageLine] = ()
-    resolved: Sequence[tuple[IncidentSnapshot, bool]] = ()
-
-
 class HomeService:
     def __init__(
         self,
@@ -127,7 +107,7 @@ class HomeService:
 
     def publish(self, user_id: str) -> Failure | None:
         """Render and publish the Home tab of `user_id`."""
-        view = update_blocks.home_view(self.data_for(user_id), self.config, now=self.clock())
+        view = home_blocks.home_view(self.data_for(user_id), self.config, now=self.clock())
         result = self.slack.try_call("views.publish", user_id=user_id, view=view)
         return result if isinstance(result, Failure) else None
 

@@ -23,10 +23,10 @@ from incidentbot.config import Config
 from incidentbot.domain import incident as rules
 from incidentbot.domain.errors import InvalidChange, NotAnIncidentChannel, NotFound
 from incidentbot.domain.naming import channel_name
+from incidentbot.domain.snapshot import IncidentSnapshot
 from incidentbot.domain.text import escape, one_line, show_within
 from incidentbot.scheduler import Timers
 from incidentbot.services.auth import Authorizer
-from incidentbot.services.snapshot import IncidentSnapshot
 from incidentbot.slack import blocks
 from incidentbot.slack.gateway import Failure, SlackGateway
 from incidentbot.store import repo

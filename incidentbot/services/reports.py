@@ -17,9 +17,10 @@ from sqlalchemy import ColumnElement, Float, case, cast, extract, func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from incidentbot.domain import metrics, postmortem
+from incidentbot.domain import postmortem
 from incidentbot.domain.errors import NotFound
 from incidentbot.domain.incident import label
+from incidentbot.domain.stats import Elapsed, Stats, window_stats
 from incidentbot.services.incidents import IncidentService
 from incidentbot.slack.gateway import Failure
 from incidentbot.store import repo
@@ -205,7 +206,7 @@ class ReportService:
             for uid, name in found.items():
                 repo.save_person_name(session, user_id=uid, name=name, at=now)
 
-    def stats(self, days: int) -> metrics.Stats:
+    def stats(self, days: int) -> Stats:
         """Counts, MTTA and MTTR of the incidents declared in the last `days`.
 
         The database does the date arithmetic: it returns, per incident in the
@@ -236,11 +237,11 @@ class ReportService:
                 )
             ).scalar_one()
         window = [
-            metrics.Elapsed(severity, bool(is_open), to_ack, to_resolve)
+            Elapsed(severity, bool(is_open), to_ack, to_resolve)
             for severity, is_open, to_ack, to_resolve in rows
         ]
         open_now = sum(1 for i in window if i.open) + int(open_before)
-        return metrics.window_stats(
+        return window_stats(
             window,
             now=now,
             days=days,

@@ -16,18 +16,23 @@ records who changed what, before and after.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime
 
 from sqlmodel import Session, select
 
 from incidentbot.domain.errors import InvalidChange, NotAllowed, NotFound
-from incidentbot.domain.text import from_slack, one_line, show_within
+from incidentbot.domain.snapshot import IncidentSnapshot
+from incidentbot.domain.text import one_line, show_within
+from incidentbot.domain.timeline import (
+    AUDIT_KINDS,
+    EntryView,
+    FollowUpView,
+    LoggedMessage,
+    TimelineView,
+    owners,
+)
 from incidentbot.services.incidents import IncidentService
-from incidentbot.services.snapshot import IncidentSnapshot
 from incidentbot.slack import blocks
 from incidentbot.slack.gateway import Failure
 from incidentbot.store import repo
@@ -35,96 +40,8 @@ from incidentbot.store.db import session_scope
 from incidentbot.store.models import FollowUp, TimelineEntry
 
 CONFIRM_REACTION = "white_check_mark"
-AUDIT_KINDS = frozenset({"timeline_edit", "timeline_delete"})
-METADATA_LIMIT = 3000  # Slack's limit on a modal's private_metadata
 # `/incident timeline` shows at most this many entries, the latest; the postmortem has all.
 VIEW_LATEST = 300
-
-
-@dataclass(frozen=True, slots=True)
-class LoggedMessage:
-    """A Slack message to log, as the shortcut payload or the API describes it."""
-
-    channel_id: str
-    ts: str
-    author: str
-    text: str
-    files: tuple[tuple[str, str], ...] = ()  # (name, link)
-    complete: bool = True  # False when the text was cut to fit a modal's metadata
-    author_name: str = ""  # a bot's name (`username`); people are shown by mention
-
-    @property
-    def posted_at(self) -> datetime:
-        """The message's own time: Slack's `ts` is seconds.microseconds since the epoch."""
-        seconds, _, fraction = self.ts.partition(".")
-        micro = int((fraction + "000000")[:6]) if fraction.isdigit() else 0
-        return datetime.fromtimestamp(int(seconds), UTC) + timedelta(microseconds=micro)
-
-    @property
-    def dedup_key(self) -> str:
-        return f"msg:{self.channel_id}:{self.ts}"
-
-    def to_metadata(self) -> str:
-        """JSON for a modal's private_metadata (3,000 characters at most).
-
-        A long message is carried cut and marked incomplete: the whole of it is
-        fetched again when the modal is submitted.
-        """
-        encoded = _encode(self)
-        if len(encoded) <= METADATA_LIMIT:
-            return encoded
-        short = replace(self, files=(), complete=False)
-        text = self.text
-        while len(encoded := _encode(replace(short, text=text))) > METADATA_LIMIT:
-            text = text[: max(len(text) - (len(encoded) - METADATA_LIMIT), 0)]
-        return encoded
-
-    @classmethod
-    def from_metadata(cls, raw: str) -> LoggedMessage:
-        data = json.loads(raw)
-        return cls(
-            channel_id=data["c"],
-            ts=data["ts"],
-            author=data["u"],
-            text=data["t"],
-            files=tuple((str(n), str(link)) for n, link in data.get("f", [])),
-            complete=bool(data.get("ok", True)),
-            author_name=str(data.get("n") or ""),
-        )
-
-    @classmethod
-    def from_api(cls, channel_id: str, message: dict[str, Any]) -> LoggedMessage:
-        """From a message object as Slack sends it (shortcut payload, history APIs).
-
-        The text goes through the input boundary (`from_slack`): stored as typed.
-        A bot's message has no `user`, only `bot_id` and usually `username`.
-        """
-        files = [
-            (str(f.get("name") or f.get("title") or "file"), str(f.get("permalink") or ""))
-            for f in message.get("files") or []
-        ]
-        files += [
-            (str(a.get("title") or a.get("fallback") or "attachment"), str(link))
-            for a in message.get("attachments") or []
-            if (link := a.get("title_link") or a.get("from_url") or a.get("original_url"))
-        ]
-        return cls(
-            channel_id=channel_id,
-            ts=str(message["ts"]),
-            author=str(message.get("user") or message.get("bot_id") or ""),
-            text=from_slack(str(message.get("text") or "")),
-            files=tuple(files),
-            author_name=str(
-                message.get("username") or (message.get("bot_profile") or {}).get("name") or ""
-            ),
-        )
-
-
-def _encode(m: LoggedMessage) -> str:
-    data = {"c": m.channel_id, "ts": m.ts, "u": m.author, "t": m.text, "f": m.files}
-    if m.author_name:
-        data["n"] = m.author_name
-    return json.dumps({**data, "ok": m.complete}, ensure_ascii=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,24 +65,6 @@ class Changed:
     incident: IncidentSnapshot
     problems: tuple[str, ...] = ()
     created: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class TimelineView:
-    """Everything the timeline messages show to one viewer."""
-
-    incident: IncidentSnapshot
-    entries: Sequence[TimelineEntry]
-    follow_ups: Sequence[FollowUp]
-    viewer: str
-    can_edit_all: bool = False
-    hidden: int = 0  # deleted entries, not shown
-    earlier: int = 0  # entries before the latest `VIEW_LATEST`, not shown
-
-    def may_edit(self, entry: TimelineEntry) -> bool:
-        return entry.kind not in AUDIT_KINDS and (
-            self.can_edit_all or self.viewer in _owners(entry)
-        )
 
 
 class TimelineService:
@@ -293,7 +192,7 @@ class TimelineService:
         """The latest `VIEW_LATEST` entries; how many earlier and deleted ones are not shown."""
         snapshot, entries = self.incidents.timeline(number, latest=VIEW_LATEST)
         with Session(self.engine) as session:
-            follow_ups = list(repo.follow_ups(session, incident_id=number))
+            follow_ups = [follow_up_view(f) for f in repo.follow_ups(session, incident_id=number)]
             total = repo.count_entries(session, incident_id=number)  # deleted ones too
             live = len(entries)
             if live >= VIEW_LATEST:  # there may be more than are shown
@@ -306,18 +205,20 @@ class TimelineService:
         # max(): entries added between the reads must not make a count negative.
         earlier = max(live - len(entries), 0)
         hidden = max(total - max(live, len(entries)), 0)
-        return TimelineView(snapshot, entries, follow_ups, viewer, can_edit_all, hidden, earlier)
+        shown = [entry_view(e) for e in entries]
+        return TimelineView(snapshot, shown, follow_ups, viewer, can_edit_all, hidden, earlier)
 
-    def entry_for_change(self, entry_id: int, actor: str) -> tuple[IncidentSnapshot, TimelineEntry]:
+    def entry_for_change(self, entry_id: int, actor: str) -> tuple[IncidentSnapshot, EntryView]:
         """The entry `actor` wants to edit or delete, once they are allowed to."""
         with Session(self.engine) as session:
-            entry = session.get(TimelineEntry, entry_id)
-        if entry is None or entry.deleted_at is not None:
+            row = session.get(TimelineEntry, entry_id)
+        if row is None or row.deleted_at is not None:
             raise NotFound("That timeline entry no longer exists.")
+        entry = entry_view(row)
         if entry.kind in AUDIT_KINDS:
             raise InvalidChange("The record of an edit cannot itself be changed.")
-        snapshot = self.incidents.get(entry.incident_id)
-        if actor not in _owners(entry):
+        snapshot = self.incidents.get(row.incident_id)
+        if actor not in owners(entry):
             self.incidents.auth.check("timeline_edit", snapshot, actor)
         return snapshot, entry
 
@@ -425,9 +326,25 @@ class TimelineService:
         return (posted.describe(),) if isinstance(posted, Failure) else ()
 
 
-def _owners(entry: TimelineEntry) -> set[str]:
-    """Who may change an entry besides the IC, Scribe and admins: whoever made it."""
-    return {entry.actor, str((entry.data or {}).get("author") or "")} - {""}
+def entry_view(row: TimelineEntry) -> EntryView:
+    """A stored entry as views show it."""
+    return EntryView(
+        id=row.id,
+        kind=row.kind,
+        actor=row.actor,
+        text=row.text,
+        at=row.at,
+        data=dict(row.data or {}),
+        edited_at=row.edited_at,
+        edited_by=row.edited_by,
+    )
+
+
+def follow_up_view(row: FollowUp) -> FollowUpView:
+    """A stored follow-up as the timeline lists it."""
+    return FollowUpView(
+        text=row.text, created_by=row.created_by, owner=row.owner, done_at=row.done_at
+    )
 
 
 def _entry_locked(session: Session, entry_id: int) -> TimelineEntry:

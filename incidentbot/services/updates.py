@@ -28,9 +28,9 @@ from sqlmodel import Session, col, select
 from incidentbot.config import Config
 from incidentbot.domain import incident as rules
 from incidentbot.domain.errors import InvalidChange
+from incidentbot.domain.snapshot import IncidentSnapshot, UpdateSnapshot
 from incidentbot.scheduler import AfterCommit, Timers
 from incidentbot.services.incidents import IncidentService
-from incidentbot.services.snapshot import IncidentSnapshot
 from incidentbot.slack import update_blocks
 from incidentbot.slack.blocks import channel as channel_link
 from incidentbot.slack.gateway import Failure, SlackGateway
@@ -46,21 +46,6 @@ REMINDER_KIND = "update_reminder"
 ROLES_WATCH_KIND = "roles_watch"
 # How long an incident may go without an Incident Commander before the channel is told.
 ROLES_WATCH_AFTER = timedelta(minutes=5)
-
-
-@dataclass(frozen=True, slots=True)
-class UpdateSnapshot:
-    """One stored stakeholder update, for builders and the modal's pre-fill."""
-
-    number: int
-    status: str
-    severity: str
-    text: str
-    impact: str
-    doing: str
-    next_update_at: datetime | None
-    posted_by: str
-    posted_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

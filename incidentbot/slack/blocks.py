@@ -16,6 +16,7 @@ from typing import Any
 
 from incidentbot.config import Config
 from incidentbot.domain.incident import role_label
+from incidentbot.domain.snapshot import IncidentSnapshot
 from incidentbot.domain.text import (
     chunk_lines,
     escape,
@@ -25,7 +26,6 @@ from incidentbot.domain.text import (
     truncate,
 )
 from incidentbot.durations import format_duration
-from incidentbot.services.snapshot import IncidentSnapshot
 from incidentbot.slack import ids
 
 Blocks = list[dict[str, Any]]

@@ -9,8 +9,8 @@ from typing import Any
 
 from incidentbot.config import Config
 from incidentbot.domain.escalation import preview
+from incidentbot.domain.snapshot import IncidentSnapshot
 from incidentbot.domain.text import escaped_within, one_line, show_within, truncate
-from incidentbot.services.snapshot import IncidentSnapshot
 from incidentbot.slack import ids
 from incidentbot.slack.blocks import (
     Blocks,

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from incidentbot.config import Config
-from incidentbot.domain.metrics import Durations, Figures, Stats
+from incidentbot.domain.snapshot import IncidentSnapshot
+from incidentbot.domain.stats import Durations, Figures, Stats
 from incidentbot.domain.text import (
     chunk_lines,
     escape,
@@ -24,9 +25,8 @@ from incidentbot.domain.text import (
     plain_within,
     show_within,
 )
+from incidentbot.domain.timeline import EntryView, FollowUpView, LoggedMessage, TimelineView
 from incidentbot.durations import format_duration
-from incidentbot.services.snapshot import IncidentSnapshot
-from incidentbot.services.timeline import Logged, LoggedMessage, TimelineView
 from incidentbot.slack import ids
 from incidentbot.slack.blocks import (
     MAX_BLOCKS,
@@ -41,7 +41,6 @@ from incidentbot.slack.blocks import (
     user,
     when,
 )
-from incidentbot.store.models import FollowUp, TimelineEntry
 
 _URL = re.compile(r"^https?://[^\s<>|]+$", re.IGNORECASE)
 _ENTRY_TEXT = 2000  # of a timeline entry's text in one section (3,000 with the rest)
@@ -59,7 +58,7 @@ def author(author_id: str | None, name: str | None = None) -> str:
 
 
 # -- the timeline -------------------------------------------------------------------
-def entry_line(entry: TimelineEntry) -> str:
+def entry_line(entry: EntryView) -> str:
     """One entry: time (the viewer's timezone), kind, who, what, and where it came from."""
     data = entry.data or {}
     who = user(entry.actor) if entry.actor else "incidentbot"
@@ -79,7 +78,7 @@ def entry_line(entry: TimelineEntry) -> str:
     return f"{stamp} · *{escape(entry.kind)}* · {who}: {text}{tail}"
 
 
-def _entry_block(view: TimelineView, entry: TimelineEntry) -> dict[str, Any]:
+def _entry_block(view: TimelineView, entry: EntryView) -> dict[str, Any]:
     block = section(entry_line(entry))
     if view.may_edit(entry) and entry.id is not None:
         block["accessory"] = {
@@ -93,7 +92,7 @@ def _entry_block(view: TimelineView, entry: TimelineEntry) -> dict[str, Any]:
     return block
 
 
-def follow_up_lines(items: Sequence[FollowUp]) -> list[str]:
+def follow_up_lines(items: Sequence[FollowUpView]) -> list[str]:
     return [
         f"• {show_within(one_line(f.text), 1500)} · "
         f"{'owner ' + user(f.owner) if f.owner else '_no owner_'} · added by {user(f.created_by)}"
@@ -161,11 +160,11 @@ def timeline_messages(view: TimelineView) -> list[tuple[str, Blocks]]:
 
 
 # -- modals ---------------------------------------------------------------------------
-def _entry_preview(entry: TimelineEntry) -> dict[str, Any]:
+def _entry_preview(entry: EntryView) -> dict[str, Any]:
     return section(entry_line(entry))
 
 
-def edit_entry_modal(s: IncidentSnapshot, entry: TimelineEntry) -> dict[str, Any]:
+def edit_entry_modal(s: IncidentSnapshot, entry: EntryView) -> dict[str, Any]:
     element = {
         "type": "plain_text_input",
         "multiline": True,
@@ -180,7 +179,7 @@ def edit_entry_modal(s: IncidentSnapshot, entry: TimelineEntry) -> dict[str, Any
     return modal(ids.EDIT_ENTRY_VIEW, "Edit timeline entry", "Save", blocks, str(entry.id))
 
 
-def delete_entry_modal(s: IncidentSnapshot, entry: TimelineEntry) -> dict[str, Any]:
+def delete_entry_modal(s: IncidentSnapshot, entry: EntryView) -> dict[str, Any]:
     blocks = [
         section(f"Delete this entry from the timeline of *{s.label}*? The deletion is recorded."),
         _entry_preview(entry),
@@ -228,10 +227,10 @@ def pick_incident_modal(
 
 
 # -- replies --------------------------------------------------------------------------
-def logged_text(result: Logged) -> str:
-    s = result.incident
+def logged_text(s: IncidentSnapshot, *, duplicate: bool) -> str:
+    """The reply to whoever logged a message: added, or already there."""
     where = f" (<#{s.channel_id}>)" if s.channel_id else ""
-    if result.duplicate:
+    if duplicate:
         return f":information_source: This message is already in the timeline of *{s.label}*."
     return f":white_check_mark: Added to the timeline of *{s.label}*{where}."
 

@@ -1,5 +1,8 @@
 """`/incident …`: parse the text, ack, then run the one matching handler.
 
+Every subcommand's handler is in this module, listed in `HANDLERS`; the
+parsing and the help text are in `domain/commands.py`.
+
 Parsing is pure and instant, so bad input is answered in the ack itself and
 nothing else happens. Everything else acks first and works afterwards.
 """
@@ -18,8 +21,7 @@ from incidentbot.domain import commands
 from incidentbot.domain.commands import Command, CommandError
 from incidentbot.domain.errors import NotAnIncidentChannel
 from incidentbot.domain.incident import check_open
-from incidentbot.slack import blocks
-from incidentbot.slack.listeners import timeline as timeline_handlers
+from incidentbot.slack import blocks, timeline_blocks
 from incidentbot.slack.listeners.context import Services, problems_text
 from incidentbot.slack.listeners.errors import guarded
 from incidentbot.slack.listeners.escalation import escalate_or_pick
@@ -208,6 +210,35 @@ def ack(services: Services, call: Invocation) -> None:
     services.escalations.acknowledge(_n(call), actor=call.user_id)
 
 
+def show_timeline(services: Services, call: Invocation) -> None:
+    view = services.timeline.view(_n(call), call.user_id)
+    # Ephemeral messages, not the response_url: Slack allows only 5 uses of one.
+    for text, page in timeline_blocks.timeline_messages(view):
+        services.slack.ephemeral(call.channel_id, call.user_id, text, page)
+
+
+def followup(services: Services, call: Invocation) -> None:
+    changed = services.timeline.add_follow_up(_n(call), call.command.text, actor=call.user_id)
+    _report(call, changed.problems)
+
+
+def postmortem(services: Services, call: Invocation) -> None:
+    uploaded = services.reports.upload_postmortem(_n(call), actor=call.user_id)
+    if uploaded.problems:
+        failed = "\n".join(f"• {p}" for p in uploaded.problems)
+        _reply(
+            call,
+            f":warning: The postmortem could not be uploaded:\n{failed}\n"
+            f"Try again, or print it with `python -m incidentbot postmortem {uploaded.number}`.",
+        )
+
+
+def stats(services: Services, call: Invocation) -> None:
+    figures = services.reports.stats(int(call.command.extra["days"]))
+    text, stats_blocks = timeline_blocks.stats_message(figures, services.config)
+    _reply(call, text, stats_blocks)
+
+
 def _n(call: Invocation) -> int:
     assert call.number is not None
     return call.number
@@ -225,12 +256,12 @@ HANDLERS: dict[str, Handler] = {
     "roles": roles,
     "note": note,
     "update": update,
-    "timeline": timeline_handlers.show_timeline,
+    "timeline": show_timeline,
     "resolve": resolve,
     "reopen": reopen,
-    "followup": timeline_handlers.followup,
-    "postmortem": timeline_handlers.postmortem,
-    "stats": timeline_handlers.stats,
+    "followup": followup,
+    "postmortem": postmortem,
+    "stats": stats,
     "escalate": escalate,
     "ack": ack,
 }

@@ -1,6 +1,6 @@
-"""Timeline capture and reports: the message shortcut, the reaction, the ⋯ menu of
-timeline entries, the follow-up form, and the `/incident timeline | followup |
-postmortem | stats` handlers (wired into `commands.HANDLERS`).
+"""Timeline capture: the message shortcut, the reaction, the ⋯ menu of timeline
+entries and the follow-up form. (`/incident timeline | followup | postmortem |
+stats` live with every other subcommand in `commands.py`.)
 
 Interactive listeners ack first; the reaction listener is an Events API
 listener, which Bolt acknowledges by itself. Slack may deliver an event again
@@ -12,20 +12,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from incidentbot.services.timeline import Changed, LoggedMessage
+from incidentbot.domain.timeline import LoggedMessage
+from incidentbot.services.timeline import Changed
 from incidentbot.slack import ids
 from incidentbot.slack import timeline_blocks as tb
 from incidentbot.slack.listeners.context import Services, problems_text, tell
 from incidentbot.slack.listeners.errors import guarded
 from incidentbot.slack.listeners.views import view_values
-
-if TYPE_CHECKING:
-    from incidentbot.slack.listeners.commands import Invocation
 
 ENTRY_MENU = re.compile(rf"^{re.escape(ids.ENTRY_MENU)}\d+$")
 
@@ -45,7 +43,7 @@ def register(app: App, services: Services) -> None:
         result = services.timeline.log_message(
             number, message, actor=body["user"]["id"], source="shortcut"
         )
-        tell(services, body, tb.logged_text(result), respond)
+        tell(services, body, tb.logged_text(result.incident, duplicate=result.duplicate), respond)
 
     @app.view(ids.LOG_MESSAGE_VIEW)
     @guarded(services)
@@ -57,7 +55,7 @@ def register(app: App, services: Services) -> None:
         number = int(view_values(view)[ids.PICK_INCIDENT])
         result = services.timeline.log_message(number, message, actor=user_id, source="shortcut")
         where = {"user": {"id": user_id}, "channel": {"id": message.channel_id}}
-        tell(services, where, tb.logged_text(result))
+        tell(services, where, tb.logged_text(result.incident, duplicate=result.duplicate))
 
     @app.event("reaction_added")
     @guarded(services)
@@ -73,7 +71,11 @@ def register(app: App, services: Services) -> None:
         )
         if result is not None and not result.duplicate and not result.confirmed:
             # No ✅ on the message (e.g. a Slack error): say it privately instead.
-            services.slack.ephemeral(item["channel"], event["user"], tb.logged_text(result))
+            services.slack.ephemeral(
+                item["channel"],
+                event["user"],
+                tb.logged_text(result.incident, duplicate=result.duplicate),
+            )
 
     @app.action(ENTRY_MENU)
     @guarded(services)
@@ -142,43 +144,3 @@ def _report(services: Services, user_id: str, changed: Changed) -> None:
     if changed.problems:
         body = {"user": {"id": user_id}, "channel": {"id": changed.incident.channel_id}}
         tell(services, body, problems_text(changed.problems))
-
-
-# -- `/incident` subcommands (see commands.HANDLERS) -----------------------------------
-def _reply(call: Invocation, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
-    call.respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
-
-
-def _number(call: Invocation) -> int:
-    assert call.number is not None  # incident-scoped subcommands always have one
-    return call.number
-
-
-def show_timeline(services: Services, call: Invocation) -> None:
-    view = services.timeline.view(_number(call), call.user_id)
-    # Ephemeral messages, not the response_url: Slack allows only 5 uses of one.
-    for text, page in tb.timeline_messages(view):
-        services.slack.ephemeral(call.channel_id, call.user_id, text, page)
-
-
-def followup(services: Services, call: Invocation) -> None:
-    changed = services.timeline.add_follow_up(_number(call), call.command.text, actor=call.user_id)
-    if changed.problems:
-        _reply(call, problems_text(changed.problems))
-
-
-def postmortem(services: Services, call: Invocation) -> None:
-    uploaded = services.reports.upload_postmortem(_number(call), actor=call.user_id)
-    if uploaded.problems:
-        failed = "\n".join(f"• {p}" for p in uploaded.problems)
-        _reply(
-            call,
-            f":warning: The postmortem could not be uploaded:\n{failed}\n"
-            f"Try again, or print it with `python -m incidentbot postmortem {uploaded.number}`.",
-        )
-
-
-def stats(services: Services, call: Invocation) -> None:
-    figures = services.reports.stats(int(call.command.extra["days"]))
-    text, blocks = tb.stats_message(figures, services.config)
-    _reply(call, text, blocks)

@@ -8,7 +8,7 @@ import pytest
 
 from incidentbot.domain import commands
 from incidentbot.domain.commands import CommandError
-from incidentbot.domain.metrics import (
+from incidentbot.domain.stats import (
     Durations,
     IncidentTimes,
     compute_stats,

@@ -1,4 +1,7 @@
-"""A read-only picture of one incident, handed from services to Block Kit builders."""
+"""Read-only pictures of an incident and of its stakeholder updates.
+
+Services build them from stored rows; Block Kit builders render them. Pure values.
+"""
 
 from __future__ import annotations
 
@@ -45,3 +48,18 @@ class IncidentSnapshot:
     @property
     def resolved(self) -> bool:
         return self.status == self.final_status
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateSnapshot:
+    """One stored stakeholder update, for builders and the modal's pre-fill."""
+
+    number: int
+    status: str
+    severity: str
+    text: str
+    impact: str
+    doing: str
+    next_update_at: datetime | None
+    posted_by: str
+    posted_at: datetime

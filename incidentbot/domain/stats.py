@@ -1,4 +1,6 @@
-"""Incident metrics: counts, MTTA and MTTR over a window of days. Pure computation.
+"""Incident statistics for `/incident stats`: counts, MTTA and MTTR over a window of days.
+
+Pure computation. (The Prometheus metrics the bot exports are `incidentbot/metrics.py`.)
 
 Definitions (repeated in the `/incident stats` reply so nobody has to guess):
 
