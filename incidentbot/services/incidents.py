@@ -25,6 +25,7 @@ from incidentbot.domain.errors import InvalidChange, NotAnIncidentChannel, NotFo
 from incidentbot.domain.naming import channel_name
 from incidentbot.domain.snapshot import IncidentSnapshot
 from incidentbot.domain.text import escape, one_line, show_within
+from incidentbot.durations import format_duration
 from incidentbot.scheduler import Timers
 from incidentbot.services.auth import Authorizer
 from incidentbot.slack import blocks
@@ -290,7 +291,8 @@ class IncidentService:
             rules.check_open(incident.status, self.config.statuses, "change the severity")
             rules.check_severity_change(incident.severity, severity)
             old, incident.severity = incident.severity, severity
-            self._entry(session, incident, "severity", actor, now, f"Severity {old} → {severity}")
+            text = f"Severity {old} → {severity}"
+            self._entry(session, incident, "severity", actor, now, text, before=old, after=severity)
             return f":rotating_light: <@{actor}> changed the severity: *{old}* → *{severity}*"
 
         return self._change(number, "severity", actor, apply, event="severity")
@@ -355,8 +357,11 @@ class IncidentService:
             )
             incident.mitigated_at = incident.mitigated_at or now
             self._entry(session, incident, "resolved", actor, now, summary.strip() or "Resolved")
+            # The one resolution message in the channel (stakeholders get theirs in the
+            # card's thread): who, after how long, and the summary.
+            took = format_duration(now - incident.declared_at)
             said = f"\n>{show_within(one_line(summary), 2500)}" if summary.strip() else ""
-            return f":white_check_mark: <@{actor}> resolved this incident.{said}"
+            return f":white_check_mark: <@{actor}> resolved this incident after {took}.{said}"
 
         return self._change(number, "resolve", actor, apply, event="resolved")
 

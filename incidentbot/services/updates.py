@@ -272,9 +272,13 @@ class UpdateService:
             with session_scope(self.engine) as session:
                 base = s.last_update_at or s.declared_at
                 self._reschedule(session, s.number, s.severity, base=base)
+            before = self._severity_before(s.number) or "?"
+            message = update_blocks.severity_message(s, self.config, by=actor, before=before)
+            self._tell_stakeholders(s, actor, [message])
         elif event == "reopened":
             with session_scope(self.engine) as session:
                 self._reschedule(session, s.number, s.severity, base=self.clock())
+            self._tell_stakeholders(s, actor, [update_blocks.reopened_message(s, by=actor)])
         elif event == "resolved":
             self._close(s, actor)
 
@@ -283,9 +287,29 @@ class UpdateService:
         with session_scope(self.engine) as session:
             self.timers.cancel(session, incident_id=s.number, key_prefix=f"update:{s.number}:")
             self.timers.cancel(session, incident_id=s.number, key_prefix=f"roles:{s.number}")
-        problems = self._broadcast(s, update_blocks.closing_messages(s, self.config))
+        self._tell_stakeholders(s, actor, update_blocks.closing_messages(s, self.config))
+
+    def _tell_stakeholders(
+        self, s: IncidentSnapshot, actor: str, messages: Sequence[tuple[str, list]]
+    ) -> None:
+        """Post under every stakeholder card (the incident channel already has its notice,
+        so it gets no second message); failures go privately to whoever made the change."""
+        if s.private:
+            return
+        problems: list[str] = []
+        for card in self._cards(s.number):
+            problems += self._post_all(card.channel_id, messages, thread_ts=card.ts)
         if problems and s.channel_id:
             self.slack.ephemeral(s.channel_id, actor, "\n".join(f":warning: {p}" for p in problems))
+
+    def _severity_before(self, number: int) -> str | None:
+        """The severity before the latest change, from its timeline entry."""
+        with Session(self.engine) as session:
+            entries = repo.timeline(session, incident_id=number, latest=5)
+        for entry in reversed(list(entries)):
+            if entry.kind == "severity" and (entry.data or {}).get("before"):
+                return str(entry.data["before"])
+        return None
 
     # -- helpers ---------------------------------------------------------------------
     def _checked(self, number: int, actor: str) -> IncidentSnapshot:

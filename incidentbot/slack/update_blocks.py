@@ -142,6 +142,19 @@ def closing_messages(s: IncidentSnapshot, config: Config) -> list[Message]:
     return _paginate(f"{what} after {duration}", heading, body, [context(footer)], what)
 
 
+def reopened_message(s: IncidentSnapshot, *, by: str) -> Message:
+    """Told under the stakeholder card: the incident is open again."""
+    text = f":leftwards_arrow_with_hook: {s.label} was reopened by {user(by)}; status *{s.status}*."
+    return f"{s.label} was reopened", [section(text)]
+
+
+def severity_message(s: IncidentSnapshot, config: Config, *, by: str, before: str) -> Message:
+    """Told under the stakeholder card: how bad it is now."""
+    now = severity_badge(config, s.severity)
+    text = f":rotating_light: {s.label} severity changed by {user(by)}: *{escape(before)}* → {now}"
+    return f"{s.label} is now {s.severity.upper()}", [section(text)]
+
+
 def update_modal(
     s: IncidentSnapshot,
     last: UpdateSnapshot | None,
