@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from incidentbot.slack import ids
 from tests.conftest import Bot
 
 CARD_CHANNEL = "C0INCIDENTS"
@@ -250,7 +251,7 @@ def test_refused_button_is_acked_at_once_and_explained(bot: Bot) -> None:
     channel = incident_channel(bot, 1)
     message = welcome(bot, 1)
     reply = bot.sender.block_action(
-        "incident.take_ic", user="U0ERIN", value="1", channel=channel.id, message_ts=message.ts
+        ids.OPEN_RESOLVE, user="U0ERIN", value="1", channel=channel.id, message_ts=message.ts
     )
     bot.wait()
     assert reply.status == 200  # before the fix: Bolt's ack timeout, then 404

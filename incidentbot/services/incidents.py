@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 
 from incidentbot.config import Config
 from incidentbot.domain import incident as rules
-from incidentbot.domain.errors import InvalidChange, NotAnIncidentChannel, NotFound
+from incidentbot.domain.errors import InvalidChange, NotAllowed, NotAnIncidentChannel, NotFound
 from incidentbot.domain.naming import channel_name
 from incidentbot.domain.snapshot import IncidentSnapshot
 from incidentbot.domain.text import escape, one_line, show_within
@@ -115,6 +115,22 @@ class IncidentService:
             snapshot = self._snapshot(session, self._load(session, number))
             return snapshot, repo.timeline(session, incident_id=number, latest=latest)
 
+    def check_may(self, action: str, number: int, actor: str) -> IncidentSnapshot:
+        """Raise unless `actor` may do `action` on the open incident `number` now: what a
+        form checks before it opens, and again before its submission is accepted."""
+        snapshot = self.get(number)
+        rules.check_open(snapshot.status, self.config.statuses, _DOING.get(action, action))
+        self.auth.check(action, snapshot, actor)
+        return snapshot
+
+    def check_roles(self, number: int, wanted: Mapping[str, str | None], actor: str) -> None:
+        """Raise unless `actor` may give these roles to these people (the roles form)."""
+        held = self.get(number)
+        changed = {r: u for r, u in wanted.items() if held.roles.get(r) != u}
+        for action in _role_actions(changed):
+            self.auth.check(action, held, actor)
+        self.auth.check_people(changed.values())
+
     # -- declare -------------------------------------------------------------------
     def declare(
         self,
@@ -136,6 +152,8 @@ class IncidentService:
         severity = (severity or self.config.default_severity).lower()
         if self.config.severity(severity) is None:
             raise InvalidChange(f"Unknown severity `{escape(severity)}`.")
+        if ic or scribe:  # the declarer is a person: they are using Slack right now
+            self.auth.check_people([ic, scribe])
         now = self.clock()
         with session_scope(self.engine) as session:
             if source_key and (
@@ -308,6 +326,7 @@ class IncidentService:
         held = self.get(number).roles
         # Only the roles that actually change need permission (the modal sends all).
         actions = _role_actions({r: u for r, u in wanted.items() if held.get(r) != u}) or ("role",)
+        self.auth.check_people(u for r, u in wanted.items() if held.get(r) != u)
         invited: list[str] = []
 
         def apply(session: Session, incident: Incident, now: datetime) -> str:
@@ -336,6 +355,34 @@ class IncidentService:
                 outcome.incident, outcome.problems + tuple(f.describe() for f in failures)
             )
         return outcome
+
+    def take_role(self, number: int, role: str, user_id: str) -> Outcome | str:
+        """Take IC/Scribe from the welcome message's button.
+
+        Someone not allowed to reassign it gets a request in the incident channel
+        instead, that the holder (or Scribe, or an admin) grants in one click; the
+        holder returned is whom it was asked of.
+        """
+        s = self.get(number)
+        holder = s.roles.get(role)
+        try:
+            self.auth.check(_role_actions({role: user_id})[0], s, user_id)
+        except NotAllowed:
+            if not holder or not s.channel_id:
+                raise
+            name = self.slack.display_name(user_id) or user_id
+            text, request = blocks.handover_request(
+                s, role, asker=user_id, asker_name=name, holder=holder
+            )
+            posted = self.slack.post(s.channel_id, text=text, blocks=request)
+            if isinstance(posted, Failure):
+                raise
+            return holder
+        return self.assign_role(number, role, user_id, actor=user_id)
+
+    def hand_over(self, number: int, role: str, to: str, *, actor: str) -> Outcome:
+        """The holder (or Scribe, or an admin) grants a hand-over request."""
+        return self.assign_role(number, role, to, actor=actor)
 
     def add_note(self, number: int, text: str, *, actor: str) -> Outcome:
         if not text.strip():
@@ -572,6 +619,9 @@ class IncidentService:
     def _emit(self, event: str, snapshot: IncidentSnapshot, actor: str) -> None:
         for listener in self.listeners:
             listener(event, snapshot, actor)
+
+
+_DOING = {"resolve": "resolve it", "update": "post an update", "severity": "change the severity"}
 
 
 def _role_actions(wanted: Mapping[str, str | None]) -> tuple[str, ...]:

@@ -176,6 +176,36 @@ def welcome_message(s: IncidentSnapshot, config: Config) -> tuple[str, Blocks]:
     return text, blocks
 
 
+def handover_request(
+    s: IncidentSnapshot, role: str, *, asker: str, asker_name: str, holder: str
+) -> tuple[str, Blocks]:
+    """Someone pressed Take IC/Scribe but may not reassign it: ask the holder in one click.
+
+    `asker_name` is for the button, which is plain text where no mention renders.
+    """
+    name = role_label(role)
+    text = f"<@{asker}> offers to take over as {name} from <@{holder}>."
+    hint = f"Only the Incident Commander, the Scribe or an admin can hand {name} over."
+    value = f"{s.number}:{role}:{asker}"
+    return text, [
+        section(f":raising_hand: {text}"),
+        context(hint),
+        {
+            "type": "actions",
+            "block_id": "handover",
+            "elements": [
+                button(truncate(f"Hand over to @{asker_name}", 75), ids.HAND_OVER, value, "primary")
+            ],
+        },
+    ]
+
+
+def handover_done(role: str, *, to: str, by: str) -> tuple[str, Blocks]:
+    """The request after it was answered: the button is gone."""
+    text = f":handshake: <@{by}> handed {role_label(role)} over to <@{to}>."
+    return text, [section(text)]
+
+
 def incident_list(
     incidents: Sequence[IncidentSnapshot], config: Config, *, now: datetime
 ) -> tuple[str, Blocks]:

@@ -1,17 +1,21 @@
 """Modal submissions: declare, resolve, roles.
 
-Validation errors are answered inline (`response_action: errors`) so the modal
-stays open with the field marked; everything else acks first, then works.
+Validation errors, and refusals (not allowed, not a person), are answered
+inline (`response_action: errors`) so the modal stays open with the field
+marked and nothing typed is lost; everything else acks first, then works.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
 from slack_bolt import Ack, App
 
+from incidentbot.domain.errors import IncidentBotError
+from incidentbot.domain.text import readable
 from incidentbot.slack import ids
 from incidentbot.slack.listeners.context import Services, problems_text, tell
 from incidentbot.slack.listeners.errors import guarded
@@ -26,10 +30,15 @@ def register(app: App, services: Services) -> None:
         if not title:
             ack(response_action="errors", errors={ids.TITLE: "Give the incident a title."})
             return
+        user_id = body["user"]["id"]
+        for block_id in (ids.IC, ids.SCRIBE):
+            picked = values.get(block_id)
+            if picked and (problem := services.incidents.auth.role_holder_problem(picked)):
+                ack(response_action="errors", errors={block_id: form_text(services, problem)})
+                return
         ack()
         yield  # acked: the rest runs on the work pool
         origin = json.loads(view.get("private_metadata") or "{}").get("origin")
-        user_id = body["user"]["id"]
         outcome = services.incidents.declare(
             title=title,
             severity=values.get(ids.SEVERITY),
@@ -57,25 +66,33 @@ def register(app: App, services: Services) -> None:
         if not summary:
             ack(response_action="errors", errors={ids.SUMMARY: "Say briefly what fixed it."})
             return
+        user_id = body["user"]["id"]
+        try:  # e.g. the IC changed while the form was open
+            services.incidents.check_may("resolve", int(view["private_metadata"]), user_id)
+        except IncidentBotError as error:
+            ack(response_action="errors", errors={ids.SUMMARY: form_text(services, error.message)})
+            return
         ack()
         yield  # acked: the rest runs on the work pool
-        user_id = body["user"]["id"]
         outcome = services.incidents.resolve(int(view["private_metadata"]), summary, actor=user_id)
         _report(services, user_id, outcome)
 
     @app.view(ids.ROLES_VIEW)
     @guarded(services)
     def roles(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> Iterator[None]:
-        ack()
-        yield  # acked: the rest runs on the work pool
         wanted = {
             key[len(ids.ROLE_PREFIX) :]: value
             for key, value in view_values(view).items()
             if key.startswith(ids.ROLE_PREFIX) and value
         }
+        user_id = body["user"]["id"]
+        if errors := _role_errors(services, int(view["private_metadata"]), wanted, user_id):
+            ack(response_action="errors", errors=errors)
+            return
+        ack()
+        yield  # acked: the rest runs on the work pool
         if not wanted:
             return
-        user_id = body["user"]["id"]
         outcome = services.incidents.assign_roles(
             int(view["private_metadata"]), wanted, actor=user_id
         )
@@ -86,6 +103,31 @@ def _report(services: Services, user_id: str, outcome: Any) -> None:
     if outcome.problems:
         body = {"user": {"id": user_id}, "channel": {"id": outcome.incident.channel_id}}
         tell(services, body, problems_text(outcome.problems))
+
+
+def _role_errors(
+    services: Services, number: int, wanted: dict[str, str], actor: str
+) -> dict[str, str]:
+    """The roles form's problems, on the block of the role they are about."""
+    for role, user_id in wanted.items():
+        if problem := services.incidents.auth.role_holder_problem(user_id):
+            return {ids.ROLE_PREFIX + role: form_text(services, problem)}
+    try:
+        services.incidents.check_roles(number, wanted, actor)
+    except IncidentBotError as error:
+        first = next(iter(wanted), "incident_commander")
+        return {ids.ROLE_PREFIX + first: form_text(services, error.message)}
+    return {}
+
+
+def form_text(services: Services, message: str) -> str:
+    """A message for a form's error line: plain text, so people by name, no markup."""
+    named = re.sub(
+        r"<@([UW][A-Z0-9]+)(?:\|[^<>]*)?>",
+        lambda m: f"@{services.slack.display_name(m.group(1)) or m.group(1)}",
+        message,
+    )
+    return readable(named).replace("*", "").replace("`", "")
 
 
 def view_values(view: dict[str, Any]) -> dict[str, Any]:
