@@ -19,7 +19,7 @@ from incidentbot.metrics import Metrics
 from incidentbot.scheduler import Timers
 from incidentbot.services.escalation import EscalationService
 from incidentbot.services.home import HomeService
-from incidentbot.services.incidents import Clock, IncidentService, utcnow
+from incidentbot.services.incidents import ACKNOWLEDGED_EVENTS, Clock, IncidentService, utcnow
 from incidentbot.services.reports import ReportService
 from incidentbot.services.timeline import TimelineService
 from incidentbot.services.updates import UpdateService
@@ -183,6 +183,9 @@ def watch(metrics: Metrics, incidents: IncidentService) -> None:
     def on_event(event: str, snapshot: Any, _actor: str) -> None:
         if event == "declared":
             metrics.declared.labels(snapshot.severity).inc()
+        elif event in ACKNOWLEDGED_EVENTS and snapshot.acknowledged_at is not None:
+            took = (snapshot.acknowledged_at - snapshot.declared_at).total_seconds()
+            metrics.time_to_acknowledge.labels(ACKNOWLEDGED_EVENTS[event]).observe(took)
 
     incidents.listeners.append(on_event)
     metrics.watch_open_incidents(incidents.open_counts)

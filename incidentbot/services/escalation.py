@@ -178,6 +178,8 @@ class EscalationService:
         if self.metrics is not None:
             self.metrics.acks.inc(len(targets))
         snapshot = self.incidents.get(number)
+        if first_page_ack:
+            self.incidents.emit("acknowledged_page", snapshot, actor)
         if snapshot.channel_id:
             self.slack.invite(snapshot.channel_id, [actor])
             text = f":white_check_mark: <@{actor}> acknowledged ({names}). Escalation stopped."

@@ -40,6 +40,8 @@ Clock = Callable[[], datetime]
 SETUP_TIMER = "declare_setup"
 SETUP_GRACE = timedelta(minutes=2)  # longer than the slowest declare with all its retries
 SETUP_ATTEMPTS = 3
+# Events told when the acknowledged milestone (PRODUCT.md §4) is reached, and how.
+ACKNOWLEDGED_EVENTS = {"acknowledged_page": "page", "acknowledged_ic": "ic_action"}
 Listener = Callable[[str, IncidentSnapshot, str], None]
 
 
@@ -444,38 +446,51 @@ class IncidentService:
             notice = apply(session, incident, now)
             # PRODUCT.md §4: the IC's first action is the acknowledged milestone only
             # when nobody was paged; otherwise it is the first page acknowledgement.
-            if (
+            acknowledged = (
                 incident.acknowledged_at is None
                 and actor == self._ic(session, number)
                 and not repo.paged(session, incident_id=number)[0]
-            ):
+            )
+            if acknowledged:
                 incident.acknowledged_at = now
             incident.updated_at = now
             session.add(incident)
             snapshot = self._snapshot(session, incident)
-        failures = self.refresh(snapshot) if refresh else []
+        failures = self.refresh(snapshot, before=before) if refresh else []
         if snapshot.channel_id:
             text, notice_blocks = blocks.notice(notice)
             posted = self.slack.post(snapshot.channel_id, text=text, blocks=notice_blocks)
             failures += [posted] if isinstance(posted, Failure) else []
         if event:
             self._emit(event, snapshot, actor)
+        if acknowledged:
+            self._emit("acknowledged_ic", snapshot, actor)
         return Outcome(snapshot, tuple(f.describe() for f in failures))
 
-    def refresh(self, s: IncidentSnapshot) -> list[Failure]:
-        """Bring the topic, welcome message and cards in line with the stored incident."""
+    def refresh(
+        self, s: IncidentSnapshot, *, before: IncidentSnapshot | None = None
+    ) -> list[Failure]:
+        """Bring the topic, welcome message and cards in line with the stored incident.
+
+        With `before` (the incident before this change), a topic or welcome message
+        the change leaves as it was is not sent again: Slack would show the same
+        thing, and every call counts against its rate limits.
+        """
         if s.channel_id is None:
             return []
-        failures = self._set_topic(s)
+        same_topic = before is not None and _topic(before) == _topic(s)
+        failures = [] if same_topic else self._set_topic(s)
+        text, welcome = blocks.welcome_message(s, self.config)
+        if before is not None and blocks.welcome_message(before, self.config) == (text, welcome):
+            return failures + self._sync_cards(s)
         for message in self._messages(s.number, "welcome"):
-            text, welcome = blocks.welcome_message(s, self.config)
             updated = self.slack.update(message.channel_id, message.ts, text=text, blocks=welcome)
             failures += [updated] if isinstance(updated, Failure) else []
         return failures + self._sync_cards(s)
 
     def _set_topic(self, s: IncidentSnapshot) -> list[Failure]:
         assert s.channel_id is not None
-        topic = rules.topic(severity=s.severity, status=s.status, ic=s.ic)
+        topic = _topic(s)
         result = self.slack.try_call("conversations.setTopic", channel=s.channel_id, topic=topic)
         return [result] if isinstance(result, Failure) else []
 
@@ -616,9 +631,17 @@ class IncidentService:
                 text="; ".join(f"{f.method}: {f.error}" for f in failures),
             )
 
+    def emit(self, event: str, snapshot: IncidentSnapshot, actor: str) -> None:
+        """Tell the subscribers an incident event other services caused (e.g. a page ack)."""
+        self._emit(event, snapshot, actor)
+
     def _emit(self, event: str, snapshot: IncidentSnapshot, actor: str) -> None:
         for listener in self.listeners:
             listener(event, snapshot, actor)
+
+
+def _topic(s: IncidentSnapshot) -> str:
+    return rules.topic(severity=s.severity, status=s.status, ic=s.ic)
 
 
 _DOING = {"resolve": "resolve it", "update": "post an update", "severity": "change the severity"}

@@ -133,7 +133,8 @@ class UpdateService:
             existing = self._by_source_key(source_key or "")
             return UpdateOutcome(self.incidents.get(number), existing, created=False)
         snapshot = self.incidents.get(number)
-        failures = self.incidents.refresh(snapshot)  # the card shows the latest update
+        # The card shows the latest update; topic and welcome message stay as they are.
+        failures = self.incidents.refresh(snapshot, before=before)
         messages = update_blocks.update_messages(snapshot, self.config, update)
         problems = [f.describe() for f in failures] + self._broadcast(snapshot, messages)
         return UpdateOutcome(snapshot, update, tuple(problems))
