@@ -259,7 +259,8 @@ def stats_message(stats: Stats, config: Config) -> tuple[str, Blocks]:
         section(f"*Open now:* {stats.open_now} (declared at any time)"),
         context(
             "*MTTA*: time from declared to acknowledged: the first page acknowledgement; "
-            "for an incident that paged nobody, the Incident Commander's first action. *MTTR*: time from declared to resolved. "
+            "for an incident that paged nobody, the Incident Commander's first action. "
+            "*MTTR*: time from declared to resolved. "
             "Each is taken over the incidents that got there; (n) says how many."
         ),
     ]
