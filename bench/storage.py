@@ -41,7 +41,11 @@ from sqlalchemy.engine import Engine
 
 from bench.common import scratch_postgres
 from incidentbot.config import Config, parse_config
+from incidentbot.consequences import Consequences
+from incidentbot.metrics import Metrics
 from incidentbot.scheduler import Timers
+from incidentbot.services.auth import Authorizer
+from incidentbot.services.deps import Deps
 from incidentbot.services.incidents import IncidentService
 from incidentbot.services.reports import ReportService, read_postmortem
 from incidentbot.services.timeline import TimelineService
@@ -197,10 +201,22 @@ def services(
     """The services the commands use; Slack is never called by these queries."""
     gateway = SlackGateway(make_client("xoxb-bench", "http://127.0.0.1:9/api/"))
     timers = Timers(engine=engine, scheduler=BackgroundScheduler(timezone="UTC"), clock=now)
-    incidents = IncidentService(
-        engine=engine, config=config, slack=gateway, timers=timers, clock=now
+    deps = Deps(
+        engine=engine,
+        config=config,
+        slack=gateway,
+        timers=timers,
+        consequences=Consequences(timers),
+        metrics=Metrics(),
+        auth=Authorizer(config, gateway),
+        clock=now,
     )
-    return incidents, ReportService(incidents=incidents), TimelineService(incidents=incidents)
+    incidents = IncidentService(deps)
+    return (
+        incidents,
+        ReportService(deps, incidents=incidents),
+        TimelineService(deps, incidents=incidents),
+    )
 
 
 def now() -> datetime:

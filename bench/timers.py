@@ -19,18 +19,15 @@ import statistics
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bench.common import scratch_postgres
+from incidentbot.clock import utcnow
 from incidentbot.scheduler import Timers
 from incidentbot.store.db import make_engine, migrate, session_scope
 from incidentbot.store.models import Timer
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def bench_timer(key: str, due_at: datetime) -> Timer:

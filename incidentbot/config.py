@@ -17,6 +17,14 @@ failing later in the middle of an incident:
 ``load_startup`` reads both and reports the environment's and the file's
 problems together (``SetupError``).
 
+Adding a section: write its models (``Section`` subclasses, fields typed with
+``config_types``' annotated types, validators raising ``ValueError``), add one
+field to ``Config``, and for references to names another section declares,
+add the declaring table to ``Config.DECLARING_TABLES`` and call
+``check_reference`` from the referring field (or, for a new target prefix, add
+it to ``TARGET_PREFIXES``). Variables named by ``*_env`` keys are read from
+``info.context["env"]``.
+
 Error messages follow one convention, implemented once in
 ``config_types.problem_lines``: ``<where>: <what is wrong>, got <value>``.
 ``<where>`` is the variable name or the TOML key path as written in the file,
@@ -38,10 +46,11 @@ Exceptions::
 
 from __future__ import annotations
 
+import os
 import re
 import string
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
@@ -71,6 +80,7 @@ from incidentbot.config_types import (
     Duration,
     Flag,
     Name,
+    Problem,
     References,
     Section,
     Text,
@@ -230,7 +240,9 @@ def _placeholder_problem(variable: str, value: str) -> str | None:
     return None
 
 
-def _secret(variable: str, prefix: str | None, kind: str, owner: Mapping[str, str]) -> Any:
+def _secret(
+    variable: str, prefix: str | None, kind: str, owner: Mapping[str, str]
+) -> BeforeValidator:
     """A validator for a secret variable: placeholders refused, prefix checked."""
 
     def check(value: object) -> object:
@@ -613,11 +625,15 @@ class Permissions(Section):
     admins: Annotated[tuple[Annotated[str, BeforeValidator(_as_admin)], ...], unique_items] = ()
 
 
-def _listed(value: object, convert: Any) -> object:
-    """Convert a list's items one by one (problems name the item); other values pass through."""
+def _listed(value: object, convert: Callable[[object], str]) -> object:
+    """Convert a list's items one by one (problems name the item); other values pass through.
+
+    For sets, whose items pydantic would report without a position.
+    """
     if not isinstance(value, list):
         return value
-    problems, items = [], []
+    problems: list[Problem] = []
+    items: list[str] = []
     for index, item in enumerate(value):
         try:
             items.append(convert(item))
@@ -682,7 +698,11 @@ class Config(Section):
 
     # Tables whose keys other sections refer to, by the kind of name they declare.
     DECLARING_TABLES: ClassVar[Mapping[str, tuple[str, ...]]] = MappingProxyType(
-        {"escalation path": ("escalation",), "schedule": ("schedules",)}
+        {
+            "escalation path": ("escalation",),
+            "schedule": ("schedules",),
+            "severity": ("severities",),
+        }
     )
 
     channels: ChannelsConfig = ChannelsConfig()
@@ -837,15 +857,21 @@ def parse_config(
 ) -> Config:
     """Validate already-parsed TOML ``data`` into a ``Config``.
 
-    ``source`` names the origin in error messages; ``env`` is the environment
-    for sections naming variables (default: none checked). Raises
+    ``source`` names the origin in error messages. ``env`` (default:
+    ``os.environ``) holds the secrets that ``*_env`` keys name; sections read
+    it from the validation context (``info.context["env"]``). Raises
     ``ConfigError`` listing every problem.
     """
     if not isinstance(data, Mapping):
         raise ConfigError(f"expected a table at the top level, got {show(data)}", source)
-    references = References.declared(data, Config.DECLARING_TABLES, env)
+    context = {
+        "references": References.declared(
+            data, Config.DECLARING_TABLES, {"severity": [s.name for s in DEFAULT_SEVERITIES]}
+        ),
+        "env": os.environ if env is None else env,
+    }
     try:
-        config = Config.model_validate(data, context={"references": references})
+        config = Config.model_validate(data, context=context)
     except ValidationError as error:
         raise ConfigError(problem_lines(error, data, Config), source) from None
     config._source = source

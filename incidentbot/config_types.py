@@ -18,9 +18,9 @@ types here (``Name``, ``Duration``, ``Channel``, …), whose validators raise
 
 Cross-references (a severity's escalation path, a ``schedule:<name>`` target)
 are checked against the names the file *declares* (``References``, put in the
-validation context by the root model), so a reference to a table that has
-problems of its own is not also reported as unknown, and every problem is
-found in one pass.
+validation context by ``config.parse_config`` with the environment as
+``"env"``), so a reference to a table that has problems of its own is not also
+reported as unknown, and every problem is found in one pass.
 
 Pure module: nothing from the rest of the project is imported except durations.
 """
@@ -93,6 +93,10 @@ _BARE_KEY_RE = re.compile(r"[A-Za-z0-9_-]+")
 FROM_KEY: dict[str, Any] = {"from_key": True}
 
 
+Problem = tuple[tuple[str | int, ...], str]
+"""A problem found by a validator: the key path below the value checked, and the message."""
+
+
 class Section(BaseModel):
     """Base of every configuration model: immutable, and unknown keys are problems."""
 
@@ -128,7 +132,7 @@ def unknown(what: str, name: str, known: Iterable[str], *, label: str = "configu
     return f'unknown {what} "{name}" ({label}: {listed})'
 
 
-def raise_problems(problems: Sequence[tuple[tuple[str | int, ...], str]], value: object) -> None:
+def raise_problems(problems: Sequence[Problem], value: object) -> None:
     """Raise one problem per ``(relative key path, message)`` from inside a validator.
 
     pydantic prefixes each path with the location of the value being
@@ -248,7 +252,7 @@ Timestamp = Annotated[datetime, BeforeValidator(_as_timestamp)]
 
 def _unique(items: tuple[str, ...]) -> tuple[str, ...]:
     seen: set[str] = set()
-    problems: list[tuple[tuple[str | int, ...], str]] = []
+    problems: list[Problem] = []
     for index, item in enumerate(items):
         if item.casefold() in seen:
             problems.append(((index,), f"duplicate {show(item)}"))
@@ -278,7 +282,7 @@ def unique_names(what: str) -> WrapValidator:
     """
 
     def validate(value: object, handler: ValidatorFunctionWrapHandler) -> object:
-        problems: list[tuple[tuple[str | int, ...], str]] = []
+        problems: list[Problem] = []
         if isinstance(value, list):
             seen: set[str] = set()
             for index, item in enumerate(value):
@@ -303,7 +307,7 @@ def named_tables(what: str) -> WrapValidator:
     def validate(value: object, handler: ValidatorFunctionWrapHandler) -> object:
         if not isinstance(value, Mapping):
             return handler(value)  # pydantic says "expected a table"
-        problems: list[tuple[tuple[str | int, ...], str]] = []
+        problems: list[Problem] = []
         tables: dict[str, object] = {}
         seen: set[str] = set()
         for key, table in value.items():
@@ -344,7 +348,7 @@ def _valid_name(raw: object) -> str | None:
 def _merged(
     value: object,
     handler: ValidatorFunctionWrapHandler,
-    problems: list[tuple[tuple[str | int, ...], str]],
+    problems: list[Problem],
     finish: Callable[[Any], object],
 ) -> object:
     """Validate with ``handler``; report its problems and ``problems`` together."""
@@ -381,30 +385,45 @@ class References:
     ``names`` maps a kind ("schedule", "escalation path") to its declared
     names in lower case, or ``None`` when the declaring table is itself
     malformed (then references to it are not checked: the table's own
-    problem is what the operator must fix). ``env`` is the process
-    environment, for sections that name variables holding secrets.
+    problem is what the operator must fix).
     """
 
     names: Mapping[str, frozenset[str] | None] = field(default_factory=dict)
-    env: Mapping[str, str] | None = None
 
     @classmethod
     def declared(
         cls,
         data: Mapping[str, Any],
         tables: Mapping[str, tuple[str, ...]],
-        env: Mapping[str, str] | None = None,
+        defaults: Mapping[str, Iterable[str]] | None = None,
     ) -> References:
-        """Read the keys of each ``tables[kind]`` (a key path) from ``data``."""
+        """Read the names each ``tables[kind]`` (a key path) declares in ``data``.
+
+        A table declares its keys (``[schedules.<name>]``); an array of tables
+        the ``name`` of its items (``[[severities]]``). An absent table
+        declares ``defaults[kind]`` (built-in names), else nothing.
+        """
         names: dict[str, frozenset[str] | None] = {}
         for kind, path in tables.items():
             table: object = data
             for key in path:
-                table = table.get(key, {}) if isinstance(table, Mapping) else None
-            names[kind] = (
-                frozenset(str(key).lower() for key in table) if isinstance(table, Mapping) else None
-            )
-        return cls(MappingProxyType(names), None if env is None else MappingProxyType(dict(env)))
+                table = table.get(key) if isinstance(table, Mapping) else None
+            if table is None:
+                names[kind] = frozenset((defaults or {}).get(kind, ()))
+            else:
+                names[kind] = _declared_in(table)
+        return cls(MappingProxyType(names))
+
+
+def _declared_in(table: object) -> frozenset[str] | None:
+    """Declared names, or None when ``table`` is not a table of tables nor an array of them."""
+    if isinstance(table, Mapping) and all(isinstance(item, Mapping) for item in table.values()):
+        return frozenset(str(key).lower() for key in table)
+    if isinstance(table, list) and all(isinstance(item, Mapping) for item in table):
+        return frozenset(
+            item["name"].lower() for item in table if isinstance(item.get("name"), str)
+        )
+    return None
 
 
 def check_reference(kind: str, name: str, info: ValidationInfo) -> None:

@@ -14,12 +14,16 @@ from slack_bolt import App
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.engine import Engine
 
+from incidentbot.clock import Clock, utcnow
 from incidentbot.config import Config, Settings
+from incidentbot.consequences import Consequences
 from incidentbot.metrics import Metrics
 from incidentbot.scheduler import Timers
+from incidentbot.services.auth import Authorizer
+from incidentbot.services.deps import Deps
 from incidentbot.services.escalation import EscalationService
 from incidentbot.services.home import HomeService
-from incidentbot.services.incidents import ACKNOWLEDGED_EVENTS, Clock, IncidentService, utcnow
+from incidentbot.services.incidents import IncidentService
 from incidentbot.services.reports import ReportService
 from incidentbot.services.timeline import TimelineService
 from incidentbot.services.updates import UpdateService
@@ -123,25 +127,21 @@ def build(settings: Settings, config: Config, *, clock: Clock = utcnow) -> Runti
     )
     scheduler = BackgroundScheduler(timezone="UTC")
     timers = Timers(engine=engine, scheduler=scheduler, clock=clock)
-    incidents = IncidentService(
-        engine=engine, config=config, slack=gateway, timers=timers, clock=clock
-    )
-    escalations = EscalationService(
+    deps = Deps(
         engine=engine,
         config=config,
         slack=gateway,
         timers=timers,
-        incidents=incidents,
-        clock=clock,
+        consequences=Consequences(timers),
         metrics=metrics,
+        auth=Authorizer(config, gateway),
+        clock=clock,
     )
-    updates = UpdateService(
-        engine=engine, config=config, slack=gateway, incidents=incidents, timers=timers, clock=clock
-    )
-    updates.subscribe()  # reminder and roles-watch timers; incident events
-    home = HomeService(
-        engine=engine, config=config, slack=gateway, incidents=incidents, clock=clock
-    )
+    incidents = IncidentService(deps)
+    # Consequences of one event run in the order their services subscribe here:
+    # on resolve, escalations are called off before the closing update is posted.
+    escalations = EscalationService(deps, incidents=incidents)
+    updates = UpdateService(deps, incidents=incidents)
     services = Services(
         config=config,
         slack=gateway,
@@ -149,11 +149,12 @@ def build(settings: Settings, config: Config, *, clock: Clock = utcnow) -> Runti
         timers=timers,
         escalations=escalations,
         updates=updates,
-        home=home,
-        timeline=TimelineService(incidents=incidents),
-        reports=ReportService(incidents=incidents),
+        home=HomeService(deps, incidents=incidents),
+        timeline=TimelineService(deps, incidents=incidents),
+        reports=ReportService(deps, incidents=incidents),
         work=TrackingExecutor(WORK_THREADS, name="work"),
         gate=AckGate(),
+        clock=clock,
     )
     executor = TrackingExecutor(LISTENER_THREADS, name="listener")
     bolt = App(
@@ -167,7 +168,7 @@ def build(settings: Settings, config: Config, *, clock: Clock = utcnow) -> Runti
         request_verification_enabled=not settings.socket_mode,
     )
     register_all(bolt, services)
-    watch(metrics, incidents)
+    metrics.watch_open_incidents(incidents.open_counts)
     runtime = Runtime(
         settings, config, engine, services, bolt, scheduler, timers, executor, services.work
     )
@@ -175,20 +176,6 @@ def build(settings: Settings, config: Config, *, clock: Clock = utcnow) -> Runti
         None if settings.socket_mode else bolt, runtime.health, metrics, gate=services.gate
     )
     return runtime
-
-
-def watch(metrics: Metrics, incidents: IncidentService) -> None:
-    """Feed the metrics that come from incident events and the database."""
-
-    def on_event(event: str, snapshot: Any, _actor: str) -> None:
-        if event == "declared":
-            metrics.declared.labels(snapshot.severity).inc()
-        elif event in ACKNOWLEDGED_EVENTS and snapshot.acknowledged_at is not None:
-            took = (snapshot.acknowledged_at - snapshot.declared_at).total_seconds()
-            metrics.time_to_acknowledge.labels(ACKNOWLEDGED_EVENTS[event]).observe(took)
-
-    incidents.listeners.append(on_event)
-    metrics.watch_open_incidents(incidents.open_counts)
 
 
 def _check_token(client: Any) -> None:

@@ -16,6 +16,9 @@
   due while the bot was down fires at once (no misfire grace time drops it).
   A poll every few seconds also picks up timers that another replica created.
 
+The consequences of a change (`incidentbot.consequences`) are timers too, so
+they share this exactly-once machinery.
+
 The clock is injected: a timer is due when `due_at <= clock()`, so tests can
 move time instead of sleeping.
 """
@@ -37,6 +40,7 @@ from sqlalchemy import event, func, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from incidentbot.clock import Clock
 from incidentbot.store.db import session_scope
 from incidentbot.store.models import Timer
 
@@ -44,7 +48,6 @@ log = logging.getLogger(__name__)
 
 AfterCommit = Callable[[], None]
 Handler = Callable[[Session, Timer], AfterCommit | None]
-Clock = Callable[[], datetime]
 
 POLL_SECONDS = 2.0
 BATCH = 500

@@ -1,8 +1,8 @@
 """Thread pools that count the work in flight, so shutdown (and tests) can wait for it.
 
 The bot has two: Bolt's listener pool, which runs each listener up to its
-`ack()`, and the work pool, which runs what a listener does after acking (see
-`incidentbot.slack.listeners.errors.guarded`). Keeping them apart means a
+`ack()`, and the work pool, which runs what a listener does after acking (the
+lazy functions of `incidentbot.slack.listeners.errors.lazy_listener`). Keeping them apart means a
 backlog of slow work never delays Slack's acknowledgements.
 """
 

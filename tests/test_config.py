@@ -10,9 +10,10 @@ import sys
 import tomllib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Annotated
 
 import pytest
-from pydantic import ValidationError
+from pydantic import AfterValidator, ValidationError, ValidationInfo
 
 from incidentbot.config import (
     DEFAULT_RESTRICTED,
@@ -30,6 +31,7 @@ from incidentbot.config import (
     load_startup,
     parse_config,
 )
+from incidentbot.config_types import Name, References, Section, check_reference, problem_lines
 from incidentbot.durations import format_duration, parse_duration
 
 # The example from PRODUCT.md §6, verbatim: operators copy it, so it must load.
@@ -1146,3 +1148,43 @@ def test_readme_startup_example_is_what_the_bot_prints(tmp_path: Path) -> None:
     block = re.search(r"```\n(incidentbot cannot start:\n.*?)```", readme, re.DOTALL)
     assert block is not None
     assert result.stderr == block.group(1)
+
+
+# --------------------------------------------------------------------------- references
+
+
+class _Route(Section):
+    """A stand-in for a section that refers to severities (as [alerts] routes do)."""
+
+    severity: Annotated[Name, AfterValidator(lambda v, info: _known("severity", v, info))]
+
+
+def _known(kind: str, value: str, info: ValidationInfo) -> str:
+    check_reference(kind, value, info)
+    return value
+
+
+@pytest.mark.parametrize(
+    ("data", "severity", "problem"),
+    [
+        ({}, "SEV2", None),  # no [[severities]]: the built-in ones are declared
+        ({}, "sev9", 'unknown severity "sev9" (configured: sev1, sev2, sev3, sev4)'),
+        ({"severities": [{"name": "P1"}, {"name": "p2"}]}, "p1", None),
+        ({"severities": [{"name": "P1"}]}, "sev1", 'unknown severity "sev1" (configured: p1)'),
+        # a malformed declaring table: its own problem is reported, not this one
+        ({"severities": {"name": "p1"}}, "sev1", None),
+    ],
+)
+def test_sections_check_references_against_declared_names(
+    data: dict[str, object], severity: str, problem: str | None
+) -> None:
+    references = References.declared(
+        data, Config.DECLARING_TABLES, {"severity": ["sev1", "sev2", "sev3", "sev4"]}
+    )
+    context = {"references": references}
+    if problem is None:
+        assert _Route.model_validate({"severity": severity}, context=context)
+        return
+    with pytest.raises(ValidationError) as caught:
+        _Route.model_validate({"severity": severity}, context=context)
+    assert problem_lines(caught.value, {"severity": severity}, _Route) == [f"severity: {problem}"]

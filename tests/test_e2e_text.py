@@ -249,10 +249,12 @@ def test_one_resolution_message_and_stakeholders_hear_of_reopen_and_severity(bot
     channel = channel_of(bot)
     bot.command("sev sev2", user="U0ALICE", channel=channel)
     bot.command("resolve Rolled back", user="U0ALICE", channel=channel)
-    resolved = [
-        m for m in bot.standin.messages(channel, include_threads=False) if "resolved" in m.text
-    ]
-    assert len(resolved) == 1 and "Rolled back" in resolved[0].text
+    posted = bot.standin.messages(channel, include_threads=False)
+    resolved = [m for m in posted if "resolved" in m.text.lower() and m is not posted[0]]
+    assert len(resolved) == 1  # the closing update, nothing else
+    shown_resolved = shown(bot.standin, " ".join(iter_texts(resolved[0].blocks)))
+    assert "INC-1 is resolved" in shown_resolved and "Rolled back" in shown_resolved
+    assert "by @alice" in shown_resolved
 
     bot.command("reopen", user="U0ALICE", channel=channel)
     told = thread_texts(bot, card(bot))

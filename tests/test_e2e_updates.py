@@ -300,10 +300,9 @@ def test_resolve_stops_reminders_and_posts_the_closing_update(
 
     bot.command("resolve Index added", channel=channel)
 
-    # One resolution message in the incident channel; the closing update under the card.
-    [resolution] = [t for t in texts(bot, channel) if "resolved this" in t]
-    assert "resolved this incident after 1h 5m" in resolution and "Index added" in resolution
-    assert not [t for t in texts(bot, channel) if "INC-1 is resolved" in t]
+    # One resolution message in the incident channel: the closing update, also under the card.
+    [closing] = [t for t in texts(bot, channel) if "resolved" in t and "Index added" in t]
+    assert "INC-1 is resolved" in closing and "1h 5m" in closing and "by <@U0ALICE>" in closing
     threaded = replies_under(bot, CARDS, 1)
     assert len(threaded) == 2 and "INC-1 is resolved" in threaded[-1] and "1h 5m" in threaded[-1]
     assert "resolved" in str(card(bot, CARDS, 1).blocks)

@@ -170,6 +170,8 @@ def test_declare_modal_shows_inline_errors_then_declares(page: Any, playground: 
     dialog.get_by_label("Title").fill("   ")  # not empty, so the browser lets it through
     dialog.get_by_role("button", name="Declare").click()
     expect(dialog.get_by_role("alert")).to_have_text("Give the incident a title.")
+    expect(dialog.get_by_label("Title")).to_have_attribute("aria-invalid", "true")
+    expect(dialog.get_by_label("Title")).to_have_value("   ")  # what was typed stays
 
     dialog.get_by_label("Title").fill("Search results are stale")
     dialog.get_by_label("Severity").select_option(value="sev4")

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from incidentbot.playground.page import modal
+from incidentbot.playground.page import home, modal
 from incidentbot.playground.render import MAX_RENDERED_BLOCKS, Names, Renderer, mrkdwn
 
 NAMES = Names(
@@ -353,6 +353,13 @@ def test_plain_text_is_not_mrkdwn() -> None:
     assert "*not bold* &lt;@U0ALICE&gt;" in rendered
 
 
+def test_plain_text_shows_slacks_escapes_as_the_characters() -> None:
+    header = {"type": "header", "text": text("plain_text", "INC-1: &lt;!channel&gt; &amp; co")}
+    rendered = Renderer(NAMES).blocks([header])
+    assert "INC-1: &lt;!channel&gt; &amp; co</h3>" in rendered  # reads "<!channel> & co"
+    assert "&amp;lt;" not in rendered
+
+
 def test_blocks_beyond_the_largest_surface_are_counted_not_rendered() -> None:
     blocks = [{"type": "divider"}] * (MAX_RENDERED_BLOCKS + 7)
     rendered = Renderer(NAMES).blocks(blocks)
@@ -398,3 +405,22 @@ def test_modal_is_a_dialog_named_by_its_title_with_inline_errors() -> None:
     assert 'aria-invalid="true"' in rendered
     assert '<button type="submit" class="bk-button bk-primary">Declare</button>' in rendered
     assert "form" in found
+
+
+def test_home_is_a_region_with_tabs_and_its_blocks() -> None:
+    view = {
+        "id": "VHOME",
+        "type": "home",
+        "blocks": [
+            {"type": "header", "text": text("plain_text", "Incidents")},
+            {"type": "actions", "elements": [button("Declare incident", "home.declare")]},
+        ],
+    }
+    rendered = home(view, NAMES, "D0ALICE")
+    assert '<section class="home" aria-label="Home" data-container="view" data-view="VHOME">' in (
+        rendered
+    )
+    assert '<button role="tab" aria-selected="true" type="button">Home</button>' in rendered
+    assert 'data-goto="D0ALICE">Messages</button>' in rendered
+    assert ">Declare incident</button>" in rendered
+    assert "Loading" in home(None, NAMES, None)

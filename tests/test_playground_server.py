@@ -231,7 +231,7 @@ def test_message_shortcuts_match_the_manifest() -> None:
     assert read_only == seed.MESSAGES_TAB_READ_ONLY
 
 
-def test_the_stand_in_keeps_a_bounded_call_log() -> None:
+def test_the_stand_in_keeps_bounded_logs() -> None:
     with SlackStandIn(max_log=50) as standin:
         client = WebClient(token="xoxb-x", base_url=standin.api_url)
         for i in range(120):
@@ -240,6 +240,13 @@ def test_the_stand_in_keeps_a_bounded_call_log() -> None:
         assert len(standin.text_log) <= 50
         assert standin.calls[-1].args["text"] == "message 119"
         assert len(standin.messages("C0GENERAL")) == 120  # workspace state is not the log
+        for _ in range(120):
+            standin.new_trigger_id(user="U0ALICE")
+            standin.new_response_url(channel="C0GENERAL", user="U0ALICE")
+        assert len(standin._triggers) <= 50
+        assert len(standin.responses) <= 50
+        newest = standin.new_response_url(channel="C0GENERAL", user="U0ALICE")
+        assert standin.responses_to(newest) == []  # the newest still works
 
 
 def test_app_py_playground_ignores_the_operators_settings(tmp_path: Path) -> None:
@@ -292,4 +299,65 @@ def test_bad_port_is_a_short_message(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "--port: expected a port number from 0 to 65535" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_taken_port_is_a_short_message(playground: Playground, tmp_path: Path) -> None:
+    port = str(urlsplit(playground.url).port)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "app.py"), "--playground", "--port", port],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert f"port {port}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_data_dir_keeps_the_workspace_and_the_database(tmp_path: Path) -> None:
+    """A restart with --data finds its incident channel, and the bot can still work in it."""
+    first = start(0, tmp_path)
+    try:
+        first.workspace.send("U0ALICE", "C0GENERAL", "/incident declare Disk full on db-3", None)
+        assert first.runtime.wait_idle(timeout=20)
+        channel = first.standin.channel_by_name("#inc-1-disk-full-on-db-3")
+        assert channel is not None
+        channel_id = channel.id
+    finally:
+        first.stop()
+    assert (tmp_path / "workspace.json").exists()
+
+    second = start(0, tmp_path)
+    try:
+        kept = second.standin.channel(channel_id)
+        assert kept is not None and kept.name == "inc-1-disk-full-on-db-3"
+        assert any(
+            "Disk full on db-3" in str(m.blocks) for m in second.standin.messages(channel_id)
+        )
+        second.workspace.send("U0ALICE", channel_id, "/incident status identified", None)
+        assert second.runtime.wait_idle(timeout=20)
+        assert "identified" in (second.standin.channel(channel_id).topic or "")
+        second.workspace.send("U0ALICE", "C0GENERAL", "/incident declare Second one", None)
+        assert second.runtime.wait_idle(timeout=20)
+        new = second.standin.channel_by_name("#inc-2-second-one")
+        assert new is not None and new.id != channel_id
+    finally:
+        second.stop()
+
+
+def test_a_damaged_workspace_file_is_a_short_message(tmp_path: Path) -> None:
+    (tmp_path / "workspace.json").write_text("{not json")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "app.py"), "--playground", "--port", "0", "--data", "."],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "workspace.json: cannot read the saved workspace" in result.stderr
     assert "Traceback" not in result.stderr

@@ -19,6 +19,7 @@ from incidentbot.playground.seed import MESSAGE_SHORTCUTS
 from incidentbot.playground.standin import BOT_USER_ID, Channel, Message, SlackStandIn, ts_key
 
 HOME = "home"  # the pseudo-channel of the app's Home tab
+MAX_SHOWN = 300  # newest messages shown in a channel or thread
 
 
 @dataclass
@@ -135,7 +136,11 @@ def messages(snap: Snapshot, *, thread_ts: str | None = None) -> str:
     items.sort(key=lambda item: item[0])
     if not items:
         return '<p class="empty">No messages yet.</p>'
-    return "".join(html for _, html in items)
+    older = len(items) - MAX_SHOWN
+    shown_html = "".join(html for _, html in items[-MAX_SHOWN:])
+    if older > 0:  # a long-running channel stays quick to render
+        return f'<p class="empty">{older} older messages not shown.</p>{shown_html}'
+    return shown_html
 
 
 def message(msg: Message, channel: Channel, names: Names, *, in_thread: bool = False) -> str:

@@ -123,14 +123,18 @@ def _emoji(escaped: str) -> str:
 
 
 def plain(obj: Any) -> str:
-    """A plain_text object (or string) as escaped HTML; emoji codes become emoji."""
+    """A plain_text object (or string) as escaped HTML; emoji codes become emoji.
+
+    Slack decodes its three escapes (&amp; &lt; &gt;) for display in every text,
+    plain_text included; nothing else is interpreted.
+    """
     if isinstance(obj, Mapping):
         text = obj.get("text")
         if obj.get("type") == "mrkdwn":
             return mrkdwn(text if isinstance(text, str) else "", Names())
-        escaped = esc(text if isinstance(text, str) else "")
+        escaped = esc(_unescape_slack(text if isinstance(text, str) else ""))
         return _emoji(escaped) if obj.get("emoji", True) else escaped
-    return _emoji(esc(obj)) if isinstance(obj, str) else ""
+    return _emoji(esc(_unescape_slack(obj))) if isinstance(obj, str) else ""
 
 
 def plain_string(obj: Any) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import json
 import logging
 import os
@@ -38,9 +39,9 @@ from typing import Any
 
 from incidentbot.config import Settings
 from incidentbot.logs import configure_logging
-from incidentbot.playground import page, seed
+from incidentbot.playground import page, persist, seed
 from incidentbot.playground.client import SlackSender, element_state
-from incidentbot.playground.standin import GENERAL_ID, SlackStandIn
+from incidentbot.playground.standin import GENERAL_ID, SlackStandIn, ts_key
 from incidentbot.runtime import Runtime, StartupError, build
 from incidentbot.web import run_until_closed
 
@@ -50,6 +51,7 @@ DEFAULT_PORT = 3000
 PLACEHOLDER_TOKEN = "xoxb-playground-placeholder"
 MAX_ACK_EPHEMERALS = 500
 KEEPALIVE_SECONDS = 15.0
+SAVE_EVERY_SECONDS = 2.0  # --data: the workspace is saved this long after a change
 STATIC_FILES = {"app.js": "text/javascript", "app.css": "text/css", "index.html": "text/html"}
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -156,6 +158,10 @@ class Workspace:
                 current = None  # someone else's DM: never shown
             if current is not None and current.is_private and user not in current.members:
                 current = None
+            if current is not None:  # a detached copy: rendering happens after the lock
+                current = dataclasses.replace(
+                    current, members=set(current.members), pins=list(current.pins), messages=[]
+                )
             modal = next(iter(reversed(standin.views_for(user, include_closed=False))), None)
             home = standin.home_views.get(user) if current is None else None
             messages = standin.messages(current.id) if current else []
@@ -192,7 +198,7 @@ class Workspace:
             seen = self.last_seen.get((user, channel.id))
             if seen is None:
                 self.last_seen[(user, channel.id)] = live[-1].ts  # what was there at first look
-            elif live[-1].ts > seen:
+            elif ts_key(live[-1].ts) > ts_key(seen):
                 unread.add(channel.id)
         return unread
 
@@ -622,13 +628,18 @@ class Playground:
     _threads: list[threading.Thread] = field(init=False, default_factory=list)
     _http: ThreadingHTTPServer | None = field(init=False, default=None)
     _bot_server: Any = field(init=False, default=None)
+    _stopping: threading.Event = field(init=False, default_factory=threading.Event)
 
     def start(self) -> str:
         directory = self._directory()
-        # A reused database keeps ids from earlier runs: start the stand-in's ids past them.
-        first_id = int(time.time()) if self.data_dir else 1
+        saved = persist.read(directory) if self.data_dir else None
+        # A reused database keeps ids from earlier runs: new ids must never repeat them.
+        first_id = saved["next_id"] if saved else int(time.time()) if self.data_dir else 1
         self.standin = SlackStandIn(first_id=first_id)
-        seed.populate(self.standin)
+        if saved:
+            persist.restore(self.standin, saved)
+        else:
+            seed.populate(self.standin)
         config, alerts = seed.config()
         signing_secret = secrets.token_hex(32)
         alert_token = secrets.token_urlsafe(24)
@@ -654,15 +665,37 @@ class Playground:
         self.workspace = Workspace(self.standin, sender, bot_url, alerts, alert_token=alert_token)
         self.standin.on_change(self.workspace.changes.bump)
         hosts: set[str] = set()
-        self._http = ThreadingHTTPServer(
-            ("127.0.0.1", self.port), make_handler(self.workspace, hosts)
-        )
+        try:
+            self._http = ThreadingHTTPServer(
+                ("127.0.0.1", self.port), make_handler(self.workspace, hosts)
+            )
+        except OSError:  # the port is taken: leave nothing running behind
+            self._stop_parts()
+            raise
         self._http.daemon_threads = True
         port = self._http.server_address[1]  # the bound one, also when asked for port 0
         hosts.update({f"127.0.0.1:{port}", f"localhost:{port}"})
         self.url = f"http://127.0.0.1:{port}/"
         self._spawn(self._http.serve_forever, name="playground-http")
+        if self.data_dir:
+            self._spawn(self._keep_saving, name="playground-save")
         return self.url
+
+    def _keep_saving(self) -> None:
+        """Save the workspace a moment after it changes (and at stop), while running."""
+        saved = self.workspace.changes.version
+        while not self._stopping.wait(SAVE_EVERY_SECONDS):
+            version = self.workspace.changes.version
+            if version != saved:
+                saved = version
+                self._save()
+
+    def _save(self) -> None:
+        assert self.data_dir is not None
+        try:
+            persist.save(self.standin, self.data_dir)
+        except OSError as error:
+            log.warning("cannot save the workspace", extra={"error": repr(error)})
 
     def _directory(self) -> Path:
         if self.data_dir is not None:
@@ -677,11 +710,17 @@ class Playground:
         self._threads.append(thread)
 
     def stop(self) -> None:
-        self.workspace.changes.close()
+        self.workspace.changes.close()  # ends the live-update streams
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()
+        self._stop_parts()
+
+    def _stop_parts(self) -> None:
+        self._stopping.set()
         self.runtime.stop()
+        if self.data_dir:
+            self._save()  # after the bot stopped: its last Web API calls are in
         self.standin.stop()
         if self._tmp:
             shutil.rmtree(self._tmp, ignore_errors=True)
@@ -717,7 +756,7 @@ def main(argv: list[str]) -> int:
     except OSError as error:
         print(f"incidentbot playground cannot start: port {args.port}: {error}", file=sys.stderr)
         return 2
-    except StartupError as error:
+    except (StartupError, persist.WorkspaceFileError) as error:
         print(f"incidentbot playground cannot start:\n{error}", file=sys.stderr)
         return 2
     stop = threading.Event()

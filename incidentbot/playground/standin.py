@@ -317,6 +317,30 @@ class Fault:
     when: Callable[[dict[str, Any]], bool] | None
 
 
+class Hold:
+    """Calls to one Web API method wait, unanswered, until `release()`.
+
+    For tests of "the process died while Slack was slow": hold a method, wait
+    until the bot's call `arrived`, kill the bot, then release. A released call
+    is then carried out as Slack would (its answer goes to a closed socket).
+    """
+
+    def __init__(self, method: str) -> None:
+        self.method = method
+        self.arrived = threading.Event()
+        self._released = threading.Event()
+
+    def release(self) -> None:
+        self._released.set()
+
+    def wait_arrived(self, timeout: float) -> bool:
+        return self.arrived.wait(timeout)
+
+    def _pass(self) -> None:
+        self.arrived.set()
+        self._released.wait()
+
+
 @dataclass
 class _Trigger:
     expires_at: float
@@ -776,7 +800,8 @@ class SlackStandIn:
         first_id: int = 1,
     ) -> None:
         self.trigger_ttl = trigger_ttl
-        # calls and text_log are capped so a long-running playground stays small.
+        # calls, text_log, triggers and response_urls are capped so a long-running
+        # playground stays small.
         self.max_log = max_log
         self._change_listeners: list[Callable[[], None]] = []
         self.response_url_max_uses = response_url_max_uses
@@ -799,6 +824,7 @@ class SlackStandIn:
         self.responses: dict[str, list[dict[str, Any]]] = {}
         self.calls: list[Call] = []
         self.faults: list[Fault] = []
+        self.holds: dict[str, Hold] = {}
         self.internal_errors: list[
             str
         ] = []  # stand-in crashes: a test should treat them as failures
@@ -886,6 +912,7 @@ class SlackStandIn:
     # ------------------------------------------------------------ lifecycle
 
     def stop(self) -> None:
+        self.release_all()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
@@ -1022,6 +1049,7 @@ class SlackStandIn:
             self._triggers[trigger_id] = _Trigger(
                 time.monotonic() + self.trigger_ttl, user, view_id
             )
+            _trim_dict(self._triggers, self.max_log)
             return trigger_id
 
     def new_response_url(
@@ -1031,6 +1059,9 @@ class SlackStandIn:
             rid = f"{TEAM_ID}/{next(self._seq)}/{secrets.token_hex(12)}".replace("/", "-")
             self._response_urls[rid] = _ResponseUrl(channel, user, message_ts)
             self.responses[rid] = []
+            # Slack expires response_urls after 30 minutes; only the newest max_log are kept.
+            _trim_dict(self._response_urls, self.max_log)
+            _trim_dict(self.responses, self.max_log)
             return f"{self.base_url}/response/{rid}"
 
     def fail(
@@ -1048,6 +1079,18 @@ class SlackStandIn:
             fault = Fault(method, error, status, times, retry_after, when)
             self.faults.append(fault)
             return fault
+
+    def hold(self, method: str) -> Hold:
+        """Keep calls to ``method`` waiting until the returned hold is released."""
+        with self._lock:
+            held = self.holds[method] = Hold(method)
+            return held
+
+    def release_all(self) -> None:
+        with self._lock:
+            holds, self.holds = list(self.holds.values()), {}
+        for held in holds:
+            held.release()
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -1256,6 +1299,9 @@ class SlackStandIn:
     ) -> tuple[int, dict[str, str], bytes]:
         if self.latency > 0:
             time.sleep(self.latency)  # outside the lock so concurrent calls overlap as they would
+        held = self.holds.get(method)
+        if held is not None:
+            held._pass()  # outside the lock: other calls go on while this one waits
         with self._lock:
             try:
                 args = _parse_args(headers.get("Content-Type") or "", body, query)
@@ -2289,6 +2335,13 @@ def _trim(log: list[Any], limit: int) -> None:
     """Drop the oldest entries beyond ``limit``, a tenth at a time so appends stay cheap."""
     if len(log) > limit:
         del log[: len(log) - limit + limit // 10]
+
+
+def _trim_dict(items: dict[str, Any], limit: int) -> None:
+    """Drop the oldest keys beyond ``limit`` (dicts keep insertion order)."""
+    if len(items) > limit:
+        for key in list(itertools.islice(items, len(items) - limit + limit // 10)):
+            del items[key]
 
 
 def _json_reply(status: int, payload: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:

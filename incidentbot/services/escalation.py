@@ -1,43 +1,50 @@
 """Escalation: page people level by level until someone acknowledges.
 
 State lives in our tables (`escalation`, `page`, `timer`); Slack only gets
-told. Each step happens in one transaction that (a) claims the step's timer,
-(b) moves the escalation to the next level, (c) stores one `page` row per
-target and (d) schedules the next timeout. The DMs are sent after commit from
-the stored page rows, each page claimed before it is sent. So:
+told. Each step happens in one transaction that (a) claims the step's timer
+(or the consequence that starts the escalation), (b) reads the incident once,
+(c) moves the escalation to the next level, (d) stores one `page` row per
+target and (e) schedules the next timeout. It yields a `StepPlan`: everything
+sending the step needs, so sending reads nothing more. The DMs are sent after
+commit from the stored page rows, each page claimed before it is sent. So:
 
 - a level is paged at most once, also with several replicas (the timer claim
   and the unique (escalation, cycle, level, target) key both guarantee it);
 - a page is never lost: a process that dies after committing leaves pending
   page rows, which `send_pending` (at start-up and on every poll) delivers;
-- resolving cancels every running escalation and its unsent pages.
+- an escalation starts with the change that calls for it: declaring or raising
+  to a severity with a path records a consequence in the same transaction
+  (`incidentbot.consequences`), carried out exactly once even if the process
+  dies right after the commit;
+- resolving cancels every running escalation and its unsent pages (a
+  consequence of the resolve; a level that times out after the resolve but
+  before that consequence ran cancels its escalation instead of paging).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import update
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session
 
-from incidentbot.config import Config, EscalationPath
+from incidentbot import consequences as events
+from incidentbot.config import EscalationPath
+from incidentbot.consequences import Consequence
 from incidentbot.domain import escalation as steps
 from incidentbot.domain.errors import InvalidChange, NotFound
 from incidentbot.domain.escalation import Step
+from incidentbot.domain.outcome import Outcome
 from incidentbot.domain.snapshot import IncidentSnapshot
 from incidentbot.domain.text import escape
-from incidentbot.metrics import Metrics
-from incidentbot.scheduler import AfterCommit, Timers
+from incidentbot.scheduler import AfterCommit
+from incidentbot.services.deps import Deps
 from incidentbot.services.incidents import IncidentService
 from incidentbot.slack import blocks, escalation_blocks
-from incidentbot.slack.gateway import Failure, SlackGateway
-from incidentbot.store import repo
+from incidentbot.slack.gateway import Failure
+from incidentbot.store import escalations, repo
 from incidentbot.store.db import session_scope
 from incidentbot.store.models import Escalation, Page, Timer
 
@@ -45,6 +52,7 @@ log = logging.getLogger(__name__)
 
 TIMER_KIND = "escalation"
 PAGE_LEASE = timedelta(minutes=2)  # a page claimed longer ago than this was orphaned
+ORPHAN_AGE = timedelta(seconds=5)  # younger pending pages are still being sent by their step
 
 
 @dataclass
@@ -56,75 +64,92 @@ class Delivery:
 
 
 @dataclass(frozen=True, slots=True)
-class AckResult:
-    incident: IncidentSnapshot
-    acknowledged: tuple[str, ...]  # path names
+class StepPlan:
+    """One step's pages to send, with everything the DMs and the notice show."""
+
+    escalation_id: int
+    incident: IncidentSnapshot  # read once, in the step's transaction
+    label: str  # "level 2/3 of `primary`"
+    next_at: datetime | None  # when the next level fires; None after the last
+    paged_by: str
+    pages: tuple[tuple[int, str], ...]  # (page id, target as configured)
 
 
 class EscalationService:
-    def __init__(
-        self,
-        *,
-        engine: Engine,
-        config: Config,
-        slack: SlackGateway,
-        timers: Timers,
-        incidents: IncidentService,
-        clock: Callable[[], datetime],
-        metrics: Metrics | None = None,
-    ) -> None:
-        self.engine = engine
-        self.metrics = metrics
-        self.config = config
-        self.slack = slack
-        self.timers = timers
+    def __init__(self, deps: Deps, *, incidents: IncidentService) -> None:
+        self.engine = deps.engine
+        self.config = deps.config
+        self.slack = deps.slack
+        self.timers = deps.timers
+        self.clock = deps.clock
+        self.metrics = deps.metrics
         self.incidents = incidents
-        self.clock = clock
-        timers.register(TIMER_KIND, self._on_timeout)
-        incidents.listeners.append(self._on_incident_event)
+        deps.timers.register(TIMER_KIND, self._on_timeout)
+        on = deps.consequences.subscribe
+        on(events.DECLARED, "escalation.start_on_declare", self._start_for_severity)
+        on(events.SEVERITY_CHANGED, "escalation.start_on_severity", self._start_for_severity)
+        on(events.RESOLVED, "escalation.cancel_on_resolve", self._cancel_on_resolve)
 
     # -- starting ------------------------------------------------------------------
     def start(self, number: int, path_name: str, *, actor: str) -> IncidentSnapshot:
         """Page the first level of `path_name` now."""
         path = self._path(path_name)
-        incident = self.incidents.get(number)
-        if incident.resolved:
-            raise InvalidChange(f"{incident.label} is resolved; nobody is paged for it.")
-        now = self.clock()
         with session_scope(self.engine) as session:
-            # The lock serialises starts per incident.
-            row = repo.get_incident(session, number=number, lock=True)
-            assert row is not None
-            if self._running(session, number, path.name):
+            incident = self.incidents.read(session, number, lock=True)  # serialises starts
+            if incident.resolved:
+                raise InvalidChange(f"{incident.label} is resolved; nobody is paged for it.")
+            if escalations.running(session, incident_id=number, path=path.name):
                 raise InvalidChange(
                     f"`{path.name}` is already paging for {incident.label}. "
                     "`/incident escalate` pages its next level now."
                 )
-            esc = Escalation(
-                incident_id=number,
-                path=path.name,
-                state="running",
-                started_by=actor,
-                started_at=now,
-            )
-            if not repo.paged(session, incident_id=number)[1]:
-                # Someone is paged now, so the milestone is the first page acknowledgement
-                # (PRODUCT.md §4), never an earlier IC action.
+            plan = self._begin(session, incident, path, actor)
+        self._deliver(plan)
+        return incident
+
+    def _start_for_severity(self, session: Session, c: Consequence) -> AfterCommit | None:
+        """Consequence of declare / severity change: run the severity's path, once."""
+        incident = self.incidents.read(session, int(c.incident_id or 0), lock=True)
+        severity = self.config.severity(incident.severity)
+        if incident.resolved or severity is None or severity.escalation is None:
+            return None
+        path = self.config.escalation.get(severity.escalation)
+        if path is None:  # config changed since the event was recorded
+            log.warning("escalation path gone", extra={"path": severity.escalation})
+            return None
+        if path.name in escalations.paths_used(session, incident_id=incident.number):
+            return None  # raised again to a severity whose path already ran or runs
+        plan = self._begin(session, incident, path, c.actor)
+        return lambda: self._deliver(plan)
+
+    def _begin(
+        self, session: Session, incident: IncidentSnapshot, path: EscalationPath, actor: str
+    ) -> StepPlan:
+        now = self.clock()
+        esc = Escalation(
+            incident_id=incident.number,
+            path=path.name,
+            state="running",
+            started_by=actor,
+            started_at=now,
+        )
+        if not escalations.paged(session, incident_id=incident.number)[1]:
+            # Someone is paged now, so the acknowledged milestone is the first page
+            # acknowledgement (PRODUCT.md §4), never an earlier IC action.
+            row = repo.get_incident(session, number=incident.number)
+            if row is not None and row.acknowledged_at is not None:
                 row.acknowledged_at = None
                 session.add(row)
-            session.add(esc)
-            session.flush()
-            self._entry(
-                session, number, "escalation", actor, now, f"Started escalation `{path.name}`"
-            )
-            pages = self._enter_step(session, esc, path, Step(0, 0), now)
-        self._deliver(esc.id or 0, pages)
-        return incident
+        session.add(esc)
+        session.flush()
+        text = f"Started escalation `{path.name}`"
+        self._entry(session, incident.number, "escalation", actor, now, text)
+        return self._enter_step(session, esc, path, Step(0, 0), now, incident)
 
     def escalate_now(self, number: int, *, actor: str) -> list[str]:
         """Page the next level of every running escalation now; returns their paths."""
         with Session(self.engine) as session:
-            running = self._running(session, number)
+            running = escalations.running(session, incident_id=number)
             pending = [
                 t
                 for esc in running
@@ -149,44 +174,39 @@ class EscalationService:
 
     def running_paths(self, number: int) -> list[str]:
         with Session(self.engine) as session:
-            return [e.path for e in self._running(session, number)]
+            return [e.path for e in escalations.running(session, incident_id=number)]
 
     # -- acknowledging -------------------------------------------------------------
     def acknowledge(
         self, number: int, *, actor: str, escalation_id: int | None = None
-    ) -> AckResult:
+    ) -> Outcome[tuple[str, ...]]:
         """Stop running escalations (one, or all of the incident) and record the ack."""
         incident = self.incidents.get(number)
         now = self.clock()
         with session_scope(self.engine) as session:
             row = repo.get_incident(session, number=number, lock=True)
             assert row is not None
-            first_page_ack = not repo.paged(session, incident_id=number)[1]
+            first_page_ack = not escalations.paged(session, incident_id=number)[1]
             targets = self._ack_targets(session, number, escalation_id, incident)
             for esc in targets:
-                esc.state, esc.acknowledged_by, esc.acknowledged_at = "acknowledged", actor, now
-                esc.ended_at, esc.next_at = now, None
-                session.add(esc)
-                self.timers.cancel(session, key_prefix=f"esc:{esc.id}:")
-                self._cancel_pages(session, int(esc.id or 0))
+                esc.acknowledged_by, esc.acknowledged_at = actor, now
+            ids = self._call_off(session, targets, "acknowledged", now)
             if first_page_ack:  # the MTTA milestone (PRODUCT.md §4), also over an IC action
                 row.acknowledged_at = now
                 session.add(row)
             names = ", ".join(f"`{e.path}`" for e in targets)
             self._entry(session, number, "ack", actor, now, f"Acknowledged {names}")
-            ids = [int(e.id or 0) for e in targets]
-        if self.metrics is not None:
-            self.metrics.acks.inc(len(targets))
+        self.metrics.acks.inc(len(targets))
         snapshot = self.incidents.get(number)
         if first_page_ack:
-            self.incidents.emit("acknowledged_page", snapshot, actor)
+            self.incidents.observe_acknowledged(snapshot, "page")
         if snapshot.channel_id:
             self.slack.invite(snapshot.channel_id, [actor])
             text = f":white_check_mark: <@{actor}> acknowledged ({names}). Escalation stopped."
             self.slack.post(snapshot.channel_id, text=text, blocks=blocks.notice(text)[1])
         note = f":white_check_mark: Acknowledged by <@{actor}> {blocks.when(now)}."
         self._close_dms(ids, snapshot, note)
-        return AckResult(snapshot, tuple(e.path for e in targets))
+        return Outcome(snapshot, tuple(e.path for e in targets))  # the paths acknowledged
 
     def _ack_targets(
         self, session: Session, number: int, escalation_id: int | None, incident: IncidentSnapshot
@@ -194,7 +214,7 @@ class EscalationService:
         if incident.resolved:
             raise InvalidChange(f"{incident.label} is already resolved; nothing to acknowledge.")
         if escalation_id is None:
-            running = self._running(session, number)
+            running = escalations.running(session, incident_id=number)
             if not running:
                 raise InvalidChange(f"Nothing is paging for {incident.label} right now.")
             return running
@@ -208,38 +228,37 @@ class EscalationService:
         return [esc]
 
     # -- cancelling ----------------------------------------------------------------
-    def cancel_all(self, number: int, *, reason: str) -> list[str]:
-        """Call off every running escalation of an incident (e.g. it was resolved)."""
-        now = self.clock()
-        with session_scope(self.engine) as session:
-            running = self._running(session, number)
-            for esc in running:
-                esc.state, esc.ended_at, esc.next_at = "cancelled", now, None
-                session.add(esc)
-                self.timers.cancel(session, key_prefix=f"esc:{esc.id}:")
-                self._cancel_pages(session, int(esc.id or 0))
-            if running:
-                names = ", ".join(f"`{e.path}`" for e in running)
-                self._entry(session, number, "escalation", "", now, f"Cancelled {names}: {reason}")
-            ids = [int(e.id or 0) for e in running]
-        if ids:
-            snapshot = self.incidents.get(number)
-            self._close_dms(ids, snapshot, f"No action needed: {reason}.")
-        return [str(i) for i in ids]
+    def _cancel_on_resolve(self, session: Session, c: Consequence) -> AfterCommit | None:
+        """Consequence of resolve: call off every running escalation of the incident."""
+        running = escalations.running(session, incident_id=int(c.incident_id or 0))
+        if not running:
+            return None
+        incident = self.incidents.read(session, int(c.incident_id or 0))
+        return self._cancel(session, running, incident, self.clock())
 
-    def _on_incident_event(self, event: str, snapshot: IncidentSnapshot, actor: str) -> None:
-        if event == "resolved":
-            self.cancel_all(snapshot.number, reason=f"{snapshot.label} was resolved")
-            return
-        if event not in ("declared", "severity"):
-            return
-        severity = self.config.severity(snapshot.severity)
-        if severity is None or severity.escalation is None:
-            return
-        if severity.escalation in self._paths_used(snapshot.number):
-            return  # raised again to a severity whose path already ran or runs
-        with contextlib.suppress(InvalidChange):  # started concurrently by another request
-            self.start(snapshot.number, severity.escalation, actor=actor)
+    def _cancel(
+        self,
+        session: Session,
+        running: Sequence[Escalation],
+        incident: IncidentSnapshot,
+        now: datetime,
+    ) -> AfterCommit:
+        reason = f"{incident.label} was resolved"
+        ids = self._call_off(session, running, "cancelled", now)
+        names = ", ".join(f"`{e.path}`" for e in running)
+        self._entry(session, incident.number, "escalation", "", now, f"Cancelled {names}: {reason}")
+        return lambda: self._close_dms(ids, incident, f"No action needed: {reason}.")
+
+    def _call_off(
+        self, session: Session, running: Sequence[Escalation], state: str, now: datetime
+    ) -> list[int]:
+        """End escalations: no more timeouts, unsent pages withdrawn. Their ids."""
+        for esc in running:
+            esc.state, esc.ended_at, esc.next_at = state, now, None
+            session.add(esc)
+            self.timers.cancel(session, key_prefix=f"esc:{esc.id}:")
+            escalations.cancel_pending_pages(session, escalation_id=int(esc.id or 0))
+        return [int(e.id or 0) for e in running]
 
     # -- the timer: one level timed out ---------------------------------------------
     def _on_timeout(self, session: Session, timer: Timer) -> AfterCommit | None:
@@ -249,6 +268,9 @@ class EscalationService:
             return None
         path = self._path(esc.path)
         now = self.clock()
+        incident = self.incidents.read(session, esc.incident_id)  # the one read of this step
+        if incident.resolved:  # resolved, and its cancel consequence has not run yet
+            return self._cancel(session, [esc], incident, now)
         current = Step(esc.cycle, esc.level)
         label = steps.describe_step(path, current)
         forced = timer.due_at > now
@@ -256,20 +278,25 @@ class EscalationService:
         self._entry(session, esc.incident_id, "timeout", "", now, f"{what} {label}")
         following = steps.next_step(path, current)
         if following is None:
-            return self._exhaust(session, esc, path, now)
-        pages = self._enter_step(session, esc, path, following, now)
-        escalation_id = int(esc.id or 0)
-        return lambda: self._deliver(escalation_id, pages)
+            return self._exhaust(session, esc, path, now, incident)
+        plan = self._enter_step(session, esc, path, following, now, incident)
+        return lambda: self._deliver(plan)
 
     def _enter_step(
-        self, session: Session, esc: Escalation, path: EscalationPath, step: Step, now: datetime
-    ) -> list[int]:
+        self,
+        session: Session,
+        esc: Escalation,
+        path: EscalationPath,
+        step: Step,
+        now: datetime,
+        incident: IncidentSnapshot,
+    ) -> StepPlan:
         """Move to `step`: store its pages and schedule its timeout (same transaction)."""
         level = path.levels[step.level]
         esc.cycle, esc.level = step.cycle, step.level
         esc.next_at = now + level.timeout
         session.add(esc)
-        page_ids = []
+        pages = []
         for target in dict.fromkeys(level.targets):
             page = Page(
                 escalation_id=int(esc.id or 0),
@@ -282,7 +309,7 @@ class EscalationService:
             )
             session.add(page)
             session.flush()
-            page_ids.append(int(page.id or 0))
+            pages.append((int(page.id or 0), target))
         self.timers.schedule(
             session,
             kind=TIMER_KIND,
@@ -291,10 +318,23 @@ class EscalationService:
             incident_id=esc.incident_id,
             payload={"escalation_id": esc.id},
         )
-        return page_ids
+        last = steps.next_step(path, step) is None
+        return StepPlan(
+            escalation_id=int(esc.id or 0),
+            incident=incident,
+            label=steps.describe_step(path, step),
+            next_at=None if last else esc.next_at,
+            paged_by=esc.started_by,
+            pages=tuple(pages),
+        )
 
     def _exhaust(
-        self, session: Session, esc: Escalation, path: EscalationPath, now: datetime
+        self,
+        session: Session,
+        esc: Escalation,
+        path: EscalationPath,
+        now: datetime,
+        incident: IncidentSnapshot,
     ) -> AfterCommit:
         esc.state, esc.ended_at, esc.next_at = "exhausted", now, None
         session.add(esc)
@@ -304,71 +344,83 @@ class EscalationService:
             f"{rounds} round(s) of {len(path.levels)} level(s)."
         )
         self._entry(session, esc.incident_id, "exhausted", "", now, text)
-        number = esc.incident_id
 
         def tell() -> None:
-            snapshot = self.incidents.get(number)
-            if snapshot.channel_id:
-                self.slack.post(snapshot.channel_id, text=text, blocks=blocks.notice(text)[1])
-            if snapshot.ic:
-                dm = f"{text} ({snapshot.label}, {blocks.channel(snapshot.channel_id)})"
-                self.slack.try_call("chat.postMessage", channel=snapshot.ic, text=dm)
+            if incident.channel_id:
+                self.slack.post(incident.channel_id, text=text, blocks=blocks.notice(text)[1])
+            if incident.ic:
+                dm = f"{text} ({incident.label}, {blocks.channel(incident.channel_id)})"
+                self.slack.try_call("chat.postMessage", channel=incident.ic, text=dm)
 
         return tell
 
     # -- sending pages ---------------------------------------------------------------
-    def _deliver(self, escalation_id: int, page_ids: Sequence[int]) -> None:
+    def _deliver(self, plan: StepPlan) -> None:
         """Send the DMs of one step, then tell the incident channel who was paged."""
         delivery = Delivery()
-        for page_id in page_ids:
-            self._send_page(page_id, delivery)
-        self._announce(escalation_id, delivery)
+        running: bool | None = None  # None: every page was sent or withdrawn by others
+        for page_id, target in plan.pages:
+            state = self._send_page(plan, page_id, target, delivery)
+            running = state if state is not None else running
+        if running:
+            self._announce(plan, delivery)
 
     def send_pending(self) -> int:
         """Deliver pages left pending by a process that stopped before sending them."""
-        cutoff = self.clock() - PAGE_LEASE
-        with Session(self.engine) as session:
-            stmt = select(Page.id, Page.escalation_id).where(
-                Page.status == "pending",
-                or_(col(Page.claimed_at).is_(None), col(Page.claimed_at) < cutoff),
-                col(Page.created_at) <= self.clock() - timedelta(seconds=5),
-            )
-            rows = session.exec(stmt.order_by(col(Page.id)).limit(200)).all()
-        by_escalation: dict[int, list[int]] = {}
-        for page_id, escalation_id in rows:
-            by_escalation.setdefault(int(escalation_id), []).append(int(page_id or 0))
-        for escalation_id, page_ids in by_escalation.items():
-            self._deliver(escalation_id, page_ids)
-        return len(rows)
-
-    def _send_page(self, page_id: int, delivery: Delivery) -> None:
         now = self.clock()
         with session_scope(self.engine) as session:
-            claim = (
-                update(Page)
-                .where(
-                    Page.id == page_id,
-                    Page.status == "pending",
-                    or_(col(Page.claimed_at).is_(None), col(Page.claimed_at) < now - PAGE_LEASE),
-                )
-                .values(claimed_at=now, attempts=Page.attempts + 1)
+            pages = escalations.orphaned_pages(
+                session, lease_cutoff=now - PAGE_LEASE, created_before=now - ORPHAN_AGE
             )
-            if session.exec(claim).rowcount != 1:  # type: ignore[call-overload]
-                return  # sent, cancelled, or being sent by another process
-            page = session.get(Page, page_id)
-            esc = session.get(Escalation, page.escalation_id) if page else None
-            assert page is not None and esc is not None
-            target, running = page.target, esc.state == "running"
-            path = self._path(esc.path)
-            step = steps.describe_step(path, Step(page.cycle, page.level))
-            started_by, escalation_id, number = esc.started_by, int(esc.id or 0), esc.incident_id
-        if not running:
-            self._finish_page(page_id, "cancelled", [], [])
-            return
-        snapshot = self.incidents.get(number)
+            plans = self._plans_for(session, pages)
+        for plan in plans:
+            self._deliver(plan)
+        return len(pages)
+
+    def _plans_for(self, session: Session, pages: Sequence[Page]) -> list[StepPlan]:
+        """Group orphaned pages into steps; withdraw those of escalations that ended."""
+        by_step: dict[tuple[int, int, int], list[Page]] = {}
+        for page in pages:
+            by_step.setdefault((page.escalation_id, page.cycle, page.level), []).append(page)
+        plans = []
+        for (escalation_id, cycle, level), group in by_step.items():
+            esc = session.get(Escalation, escalation_id)
+            path = self.config.escalation.get(esc.path) if esc else None
+            if esc is None or path is None or esc.state != "running":
+                escalations.cancel_pending_pages(session, escalation_id=escalation_id)
+                continue
+            step = Step(cycle, level)
+            current = step == Step(esc.cycle, esc.level)
+            last = steps.next_step(path, step) is None
+            plans.append(
+                StepPlan(
+                    escalation_id=escalation_id,
+                    incident=self.incidents.read(session, esc.incident_id),
+                    label=steps.describe_step(path, step),
+                    next_at=esc.next_at if current and not last else None,
+                    paged_by=esc.started_by,
+                    pages=tuple((int(p.id or 0), p.target) for p in group),
+                )
+            )
+        return plans
+
+    def _send_page(
+        self, plan: StepPlan, page_id: int, target: str, delivery: Delivery
+    ) -> bool | None:
+        """Claim, send and record one page. Whether its escalation still runs (None: not ours)."""
+        now = self.clock()
+        with session_scope(self.engine) as session:
+            if not escalations.claim_page(
+                session, page_id=page_id, now=now, lease_cutoff=now - PAGE_LEASE
+            ):
+                return None  # sent, withdrawn, or being sent by another process
         users, unreachable = self._resolve(target)
         text, dm = escalation_blocks.page_dm(
-            snapshot, self.config, escalation_id=escalation_id, step=step, paged_by=started_by
+            plan.incident,
+            self.config,
+            escalation_id=plan.escalation_id,
+            step=plan.label,
+            paged_by=plan.paged_by,
         )
         deliveries = []
         for user_id in users:
@@ -379,43 +431,48 @@ class EscalationService:
             deliveries.append(
                 {"user": user_id, "channel": str(sent["channel"]), "ts": str(sent["ts"])}
             )
-        self._finish_page(page_id, "sent" if deliveries else "failed", deliveries, unreachable)
-        if self.metrics is not None:
-            self.metrics.pages.inc(len(deliveries))
+        self.metrics.pages.inc(len(deliveries))
         delivery.reached += [d["user"] for d in deliveries]
         delivery.unreachable += unreachable
+        return self._record_page(plan, page_id, target, now, deliveries, unreachable)
+
+    def _record_page(
+        self,
+        plan: StepPlan,
+        page_id: int,
+        target: str,
+        now: datetime,
+        deliveries: list[dict[str, str]],
+        unreachable: list[tuple[str, str]],
+    ) -> bool:
+        """Store how the page went and its timeline entry; whether the escalation still runs."""
+        number = plan.incident.number
+        who = ", ".join(f"<@{d['user']}>" for d in deliveries) or "nobody"
+        missed = "; ".join(f"{t}: {e}" for t, e in unreachable)
+        text = f"Paged {who} ({plan.label}, target `{target}`)"
+        text += f"; unreachable {missed}" if missed else ""
         with session_scope(self.engine) as session:
-            who = ", ".join(f"<@{d['user']}>" for d in deliveries) or "nobody"
-            missed = "; ".join(f"{t}: {e}" for t, e in unreachable)
-            text = f"Paged {who} ({step}, target `{target}`)"
-            text += f"; unreachable {missed}" if missed else ""
+            escalations.finish_page(
+                session,
+                page_id=page_id,
+                status="sent" if deliveries else "failed",
+                at=self.clock(),
+                deliveries=list(deliveries),
+                unreachable=[{"target": t, "error": e} for t, e in unreachable],
+            )
             repo.add_entry(
                 session,
                 incident_id=number,
                 kind="page",
-                actor=started_by,
+                actor=plan.paged_by,
                 at=now,
                 text=text,
                 source="escalation",
                 data={"page": page_id, "users": [d["user"] for d in deliveries]},
                 dedup_key=f"page:{page_id}",
             )
-
-    def _finish_page(
-        self,
-        page_id: int,
-        status: str,
-        deliveries: list[dict[str, Any]],
-        unreachable: list[tuple[str, str]],
-    ) -> None:
-        with session_scope(self.engine) as session:
-            page = session.get(Page, page_id)
-            assert page is not None
-            if page.status != "pending":
-                return  # cancelled meanwhile: keep that
-            page.status, page.deliveries, page.sent_at = status, deliveries, self.clock()
-            page.unreachable = [{"target": t, "error": e} for t, e in unreachable]
-            session.add(page)
+            esc = session.get(Escalation, plan.escalation_id)
+            return esc is not None and esc.state == "running"
 
     def _resolve(self, target: str) -> tuple[list[str], list[tuple[str, str]]]:
         """The user IDs behind a configured target, and what could not be resolved."""
@@ -437,35 +494,23 @@ class EscalationService:
             return [], [(target, members.error)]
         return sorted(members), ([] if members else [(target, "empty_usergroup")])
 
-    def _announce(self, escalation_id: int, delivery: Delivery) -> None:
-        with Session(self.engine) as session:
-            esc = session.get(Escalation, escalation_id)
-            if esc is None or esc.state != "running":
-                return
-            path = self._path(esc.path)
-            step = Step(esc.cycle, esc.level)
-            last = steps.next_step(path, step) is None
-            next_at = None if last else esc.next_at
-            number = esc.incident_id
-        snapshot = self.incidents.get(number)
-        if snapshot.channel_id is None:
+    def _announce(self, plan: StepPlan, delivery: Delivery) -> None:
+        if plan.incident.channel_id is None:
             return
         text = escalation_blocks.paged_notice(
-            step=steps.describe_step(path, step),
+            step=plan.label,
             reached=delivery.reached,
             unreachable=delivery.unreachable,
-            next_at=next_at,
+            next_at=plan.next_at,
         )
-        self.slack.post(snapshot.channel_id, text=text, blocks=blocks.notice(text)[1])
+        self.slack.post(plan.incident.channel_id, text=text, blocks=blocks.notice(text)[1])
 
     def _close_dms(
         self, escalation_ids: Sequence[int], snapshot: IncidentSnapshot, note: str
     ) -> None:
         """Edit every page DM of these escalations: no more buttons, say what happened."""
         with Session(self.engine) as session:
-            pages = session.exec(
-                select(Page).where(col(Page.escalation_id).in_(escalation_ids))
-            ).all()
+            pages = escalations.pages_of(session, escalation_ids=escalation_ids)
             deliveries = [d for p in pages for d in (p.deliveries or [])]
         text, closed = escalation_blocks.page_dm_closed(snapshot, note)
         for d in deliveries:
@@ -478,29 +523,6 @@ class EscalationService:
             known = escalation_blocks.path_list(self.config)
             raise InvalidChange(f"Unknown escalation path `{escape(name)}`. Paths: {known}.")
         return path
-
-    def _running(self, session: Session, number: int, path: str | None = None) -> list[Escalation]:
-        stmt = select(Escalation).where(
-            Escalation.incident_id == number, Escalation.state == "running"
-        )
-        if path is not None:
-            stmt = stmt.where(Escalation.path == path)
-        return list(session.exec(stmt.order_by(col(Escalation.id))).all())
-
-    def _paths_used(self, number: int) -> set[str]:
-        with Session(self.engine) as session:
-            stmt = select(Escalation.path).where(
-                Escalation.incident_id == number,
-                col(Escalation.state).in_(("running", "acknowledged")),
-            )
-            return set(session.exec(stmt).all())
-
-    def _cancel_pages(self, session: Session, escalation_id: int) -> None:
-        session.exec(  # type: ignore[call-overload]
-            update(Page)
-            .where(Page.escalation_id == escalation_id, Page.status == "pending")
-            .values(status="cancelled")
-        )
 
     def _entry(
         self, session: Session, number: int, kind: str, actor: str, at: datetime, text: str

@@ -11,22 +11,19 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from incidentbot.config import Config
 from incidentbot.domain.home import HomeData, PageLine
 from incidentbot.domain.snapshot import IncidentSnapshot
+from incidentbot.services.deps import Deps
 from incidentbot.services.incidents import IncidentService
 from incidentbot.slack import home_blocks
 from incidentbot.slack.gateway import Failure, SlackGateway
-from incidentbot.store.models import Escalation, Incident, Page
-
-Clock = Callable[[], datetime]
+from incidentbot.store import escalations, repo
 
 MEMBERS_CACHE_SECONDS = 60.0
 RECENTLY_RESOLVED = timedelta(days=7)
@@ -73,21 +70,13 @@ class Visibility:
 
 
 class HomeService:
-    def __init__(
-        self,
-        *,
-        engine: Engine,
-        config: Config,
-        slack: SlackGateway,
-        incidents: IncidentService,
-        clock: Clock,
-    ) -> None:
-        self.engine = engine
-        self.config = config
-        self.slack = slack
+    def __init__(self, deps: Deps, *, incidents: IncidentService) -> None:
+        self.engine = deps.engine
+        self.config = deps.config
+        self.slack = deps.slack
+        self.clock = deps.clock
         self.incidents = incidents
-        self.clock = clock
-        self.visibility = Visibility(slack)
+        self.visibility = Visibility(deps.slack)
 
     def for_viewer(
         self, incidents: Sequence[IncidentSnapshot], user_id: str
@@ -114,33 +103,15 @@ class HomeService:
     def _recently_resolved(self) -> list[IncidentSnapshot]:
         since = self.clock() - RECENTLY_RESOLVED
         with Session(self.engine) as session:
-            stmt = (
-                select(Incident.id)
-                .where(
-                    Incident.status == self.config.final_status,
-                    col(Incident.resolved_at) >= since,
-                )
-                .order_by(col(Incident.resolved_at).desc())
-                .limit(RESOLVED_SHOWN)
+            numbers = repo.resolved_since(
+                session, since=since, final_status=self.config.final_status, limit=RESOLVED_SHOWN
             )
-            numbers = [int(n) for n in session.exec(stmt).all() if n is not None]
         return [self.incidents.get(n) for n in numbers]
 
     def _pages(self, user_id: str) -> list[PageLine]:
         """Pages of running escalations addressed to `user_id` (directly or as delivered)."""
         with Session(self.engine) as session:
-            stmt = (
-                select(Page, Escalation, Incident)
-                .where(
-                    Page.escalation_id == Escalation.id,
-                    Page.incident_id == Incident.id,
-                    Escalation.state == "running",
-                    col(Page.status).in_(("pending", "sent")),
-                )
-                .order_by(col(Page.created_at).desc())
-                .limit(200)
-            )
-            rows = session.exec(stmt).all()
+            rows = escalations.open_pages(session, limit=200)
         return [
             PageLine(
                 number=int(incident.id or 0),

@@ -2,8 +2,11 @@
 
 Every use case follows the same order, so a Slack outage can never lose data:
 1. load and check (domain rules, permissions);
-2. apply and save, with a timeline entry, in one database transaction;
-3. tell Slack (topic, welcome message, cards, a notice) through the gateway.
+2. apply and save, with a timeline entry and the change's consequences
+   (`incidentbot.consequences`: escalation, reminders…), in one transaction;
+3. tell Slack (topic, welcome message, cards, a notice) through the gateway;
+4. carry out the recorded consequences (if this process dies before, any
+   process's timer sweep does, exactly once).
 Slack failures in step 3 are collected and returned as `problems` for the
 listener to report to the person; the stored change stands.
 """
@@ -12,71 +15,46 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from incidentbot.config import Config
+from incidentbot import consequences as events
 from incidentbot.domain import incident as rules
 from incidentbot.domain.errors import InvalidChange, NotAllowed, NotAnIncidentChannel, NotFound
 from incidentbot.domain.naming import channel_name
+from incidentbot.domain.outcome import Outcome
 from incidentbot.domain.snapshot import IncidentSnapshot
-from incidentbot.domain.text import escape, one_line, show_within
-from incidentbot.durations import format_duration
-from incidentbot.scheduler import Timers
-from incidentbot.services.auth import Authorizer
+from incidentbot.domain.text import escape, show_within
+from incidentbot.services.deps import Deps
 from incidentbot.slack import blocks
 from incidentbot.slack.gateway import Failure, SlackGateway
-from incidentbot.store import repo
+from incidentbot.store import escalations, repo
 from incidentbot.store.db import session_scope
-from incidentbot.store.models import Incident, StatusUpdate, TimelineEntry, Timer
+from incidentbot.store.models import Incident, TimelineEntry, Timer
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 SETUP_TIMER = "declare_setup"
 SETUP_GRACE = timedelta(minutes=2)  # longer than the slowest declare with all its retries
 SETUP_ATTEMPTS = 3
-# Events told when the acknowledged milestone (PRODUCT.md §4) is reached, and how.
-ACKNOWLEDGED_EVENTS = {"acknowledged_page": "page", "acknowledged_ic": "ic_action"}
-Listener = Callable[[str, IncidentSnapshot, str], None]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What a use case did: the incident afterwards and any Slack step that failed."""
-
-    incident: IncidentSnapshot
-    problems: tuple[str, ...] = ()
-    created: bool = True
 
 
 class IncidentService:
-    def __init__(
-        self,
-        *,
-        engine: Engine,
-        config: Config,
-        slack: SlackGateway,
-        timers: Timers,
-        clock: Clock = utcnow,
-    ) -> None:
-        self.engine = engine
-        self.config = config
-        self.slack = slack
-        self.timers = timers
-        self.clock = clock
-        self.auth = Authorizer(config, slack)
-        # Other services (escalation, reminders) subscribe to incident events.
-        self.listeners: list[Listener] = []
-        timers.register(SETUP_TIMER, self._on_setup_timer)
+    """Incident use cases. Their consequences elsewhere (escalation, reminders…) are
+    recorded as events in the change's transaction; see `incidentbot.consequences`."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.engine = deps.engine
+        self.config = deps.config
+        self.slack: SlackGateway = deps.slack
+        self.timers = deps.timers
+        self.consequences = deps.consequences
+        self.metrics = deps.metrics
+        self.clock = deps.clock
+        self.auth = deps.auth
+        deps.timers.register(SETUP_TIMER, self._on_setup_timer)
 
     # -- queries -------------------------------------------------------------------
     def number_for_channel(self, channel_id: str) -> int:
@@ -95,7 +73,11 @@ class IncidentService:
 
     def get(self, number: int) -> IncidentSnapshot:
         with Session(self.engine) as session:
-            return self._snapshot(session, self._load(session, number))
+            return self.read(session, number)
+
+    def read(self, session: Session, number: int, *, lock: bool = False) -> IncidentSnapshot:
+        """The incident as plain data, read in the caller's transaction (`lock`: for update)."""
+        return self._snapshot(session, self._load(session, number, lock=lock))
 
     def list_open(self) -> list[IncidentSnapshot]:
         with Session(self.engine) as session:
@@ -103,7 +85,7 @@ class IncidentService:
             # Roles and latest updates of all of them in two queries, not two per incident.
             numbers = [int(row.id or 0) for row in rows]
             roles = repo.current_roles_of(session, incident_ids=numbers)
-            updates = _latest_update_texts(session, numbers)
+            updates = repo.latest_update_texts(session, incident_ids=numbers)
             return [
                 self._snapshot(session, row, roles=roles[n], update_text=updates.get(n, ""))
                 for n, row in zip(numbers, rows, strict=True)
@@ -146,7 +128,7 @@ class IncidentService:
         private: bool | None = None,
         origin_channel: str | None = None,
         source_key: str | None = None,
-    ) -> Outcome:
+    ) -> Outcome[None]:
         """Store a new incident first, then open its channel and announce it."""
         title = title.strip()
         if not title:
@@ -200,12 +182,15 @@ class IncidentService:
                 incident_id=number,
                 payload={"attempt": 1},
             )
+            recorded = self.consequences.record(
+                session, events.DECLARED, incident_id=number, payload={"actor": declared_by}
+            )
             snapshot = self._snapshot(session, incident)
+        self.metrics.declared.labels(severity).inc()
         problems = self._open_channel(snapshot)
         self._setup_done(number)
-        snapshot = self.get(number)
-        self._emit("declared", snapshot, declared_by)
-        return Outcome(snapshot, tuple(problems))
+        self.consequences.run(recorded)  # page, reminders: now that the channel exists
+        return Outcome(self.get(number), problems=tuple(problems))
 
     def _open_channel(self, s: IncidentSnapshot, *, resume: bool = False) -> list[str]:
         """Slack steps of declare; each failure is reported, none undoes the incident.
@@ -289,7 +274,7 @@ class IncidentService:
         return [pinned] if isinstance(pinned, Failure) else []
 
     # -- changes -------------------------------------------------------------------
-    def change_status(self, number: int, status: str, *, actor: str) -> Outcome:
+    def change_status(self, number: int, status: str, *, actor: str) -> Outcome[None]:
         if status == self.config.final_status:
             raise InvalidChange("Use `/incident resolve [summary]` to resolve the incident.")
 
@@ -306,7 +291,7 @@ class IncidentService:
 
         return self._change(number, "status", actor, apply)
 
-    def change_severity(self, number: int, severity: str, *, actor: str) -> Outcome:
+    def change_severity(self, number: int, severity: str, *, actor: str) -> Outcome[None]:
         def apply(session: Session, incident: Incident, now: datetime) -> str:
             rules.check_open(incident.status, self.config.statuses, "change the severity")
             rules.check_severity_change(incident.severity, severity)
@@ -315,12 +300,14 @@ class IncidentService:
             self._entry(session, incident, "severity", actor, now, text, before=old, after=severity)
             return f":rotating_light: <@{actor}> changed the severity: *{old}* → *{severity}*"
 
-        return self._change(number, "severity", actor, apply, event="severity")
+        return self._change(number, "severity", actor, apply, event=events.SEVERITY_CHANGED)
 
-    def assign_role(self, number: int, role: str, user_id: str, *, actor: str) -> Outcome:
+    def assign_role(self, number: int, role: str, user_id: str, *, actor: str) -> Outcome[None]:
         return self.assign_roles(number, {role: user_id}, actor=actor)
 
-    def assign_roles(self, number: int, wanted: Mapping[str, str | None], *, actor: str) -> Outcome:
+    def assign_roles(
+        self, number: int, wanted: Mapping[str, str | None], *, actor: str
+    ) -> Outcome[None]:
         """Give several roles at once (the roles modal); unchanged ones are skipped."""
         unknown = [r for r in wanted if r not in self.config.role_names]
         if unknown:
@@ -353,12 +340,10 @@ class IncidentService:
         outcome = self._change(number, actions, actor, apply)
         if outcome.incident.channel_id:
             failures = self.slack.invite(outcome.incident.channel_id, invited)
-            outcome = Outcome(
-                outcome.incident, outcome.problems + tuple(f.describe() for f in failures)
-            )
+            outcome = outcome.with_problems([f.describe() for f in failures])
         return outcome
 
-    def take_role(self, number: int, role: str, user_id: str) -> Outcome | str:
+    def take_role(self, number: int, role: str, user_id: str) -> Outcome[None] | str:
         """Take IC/Scribe from the welcome message's button.
 
         Someone not allowed to reassign it gets a request in the incident channel
@@ -382,11 +367,11 @@ class IncidentService:
             return holder
         return self.assign_role(number, role, user_id, actor=user_id)
 
-    def hand_over(self, number: int, role: str, to: str, *, actor: str) -> Outcome:
+    def hand_over(self, number: int, role: str, to: str, *, actor: str) -> Outcome[None]:
         """The holder (or Scribe, or an admin) grants a hand-over request."""
         return self.assign_role(number, role, to, actor=actor)
 
-    def add_note(self, number: int, text: str, *, actor: str) -> Outcome:
+    def add_note(self, number: int, text: str, *, actor: str) -> Outcome[None]:
         if not text.strip():
             raise InvalidChange("The note needs some text.")
 
@@ -396,7 +381,7 @@ class IncidentService:
 
         return self._change(number, (), actor, apply, refresh=False)  # anyone may add notes
 
-    def resolve(self, number: int, summary: str, *, actor: str) -> Outcome:
+    def resolve(self, number: int, summary: str, *, actor: str) -> Outcome[None]:
         def apply(session: Session, incident: Incident, now: datetime) -> str:
             rules.check_open(incident.status, self.config.statuses, "resolve it")
             final = self.config.final_status
@@ -406,15 +391,14 @@ class IncidentService:
             )
             incident.mitigated_at = incident.mitigated_at or now
             self._entry(session, incident, "resolved", actor, now, summary.strip() or "Resolved")
-            # The one resolution message in the channel (stakeholders get theirs in the
-            # card's thread): who, after how long, and the summary.
-            took = format_duration(now - incident.declared_at)
-            said = f"\n>{show_within(one_line(summary), 2500)}" if summary.strip() else ""
-            return f":white_check_mark: <@{actor}> resolved this incident after {took}.{said}"
+            # No notice: the one resolution message in the channel is the closing update,
+            # a consequence recorded with the change (so a crash cannot lose it), posted in
+            # the channel and under every stakeholder card.
+            return ""
 
-        return self._change(number, "resolve", actor, apply, event="resolved")
+        return self._change(number, "resolve", actor, apply, event=events.RESOLVED)
 
-    def reopen(self, number: int, *, actor: str) -> Outcome:
+    def reopen(self, number: int, *, actor: str) -> Outcome[None]:
         def apply(session: Session, incident: Incident, now: datetime) -> str:
             rules.check_resolved(incident.status, self.config.statuses)
             incident.status, incident.resolved_at = self.config.first_status, None
@@ -424,7 +408,7 @@ class IncidentService:
             status = incident.status
             return f":leftwards_arrow_with_hook: <@{actor}> reopened this incident ({status})."
 
-        return self._change(number, "reopen", actor, apply, event="reopened")
+        return self._change(number, "reopen", actor, apply, event=events.REOPENED)
 
     # -- the shared path of every change -------------------------------------------
     def _change(
@@ -436,11 +420,12 @@ class IncidentService:
         *,
         event: str | None = None,
         refresh: bool = True,
-    ) -> Outcome:
+    ) -> Outcome[None]:
         before = self.get(number)
         for name in (action,) if isinstance(action, str) else action:
             self.auth.check(name, before, actor)
         now = self.clock()
+        recorded: list[int] = []
         with session_scope(self.engine) as session:
             incident = self._load(session, number, lock=True)
             notice = apply(session, incident, now)
@@ -449,23 +434,26 @@ class IncidentService:
             acknowledged = (
                 incident.acknowledged_at is None
                 and actor == self._ic(session, number)
-                and not repo.paged(session, incident_id=number)[0]
+                and not escalations.paged(session, incident_id=number)[0]
             )
             if acknowledged:
                 incident.acknowledged_at = now
             incident.updated_at = now
             session.add(incident)
+            if event:  # committed with the change, so a crash after commit cannot lose it
+                recorded = self.consequences.record(
+                    session, event, incident_id=number, payload={"actor": actor}
+                )
             snapshot = self._snapshot(session, incident)
         failures = self.refresh(snapshot, before=before) if refresh else []
-        if snapshot.channel_id:
+        if snapshot.channel_id and notice:  # "": the change's consequence says it instead
             text, notice_blocks = blocks.notice(notice)
             posted = self.slack.post(snapshot.channel_id, text=text, blocks=notice_blocks)
             failures += [posted] if isinstance(posted, Failure) else []
-        if event:
-            self._emit(event, snapshot, actor)
+        self.consequences.run(recorded)
         if acknowledged:
-            self._emit("acknowledged_ic", snapshot, actor)
-        return Outcome(snapshot, tuple(f.describe() for f in failures))
+            self.observe_acknowledged(snapshot, "ic_action")
+        return Outcome(snapshot, problems=tuple(f.describe() for f in failures))
 
     def refresh(
         self, s: IncidentSnapshot, *, before: IncidentSnapshot | None = None
@@ -547,7 +535,7 @@ class IncidentService:
         if roles is None:
             roles = repo.current_roles(session, incident_id=number)
         if update_text is None:
-            update_text = _latest_update_text(session, number)
+            update_text = repo.latest_update_text(session, incident_id=number)
         return IncidentSnapshot(
             number=number,
             title=incident.title,
@@ -631,13 +619,11 @@ class IncidentService:
                 text="; ".join(f"{f.method}: {f.error}" for f in failures),
             )
 
-    def emit(self, event: str, snapshot: IncidentSnapshot, actor: str) -> None:
-        """Tell the subscribers an incident event other services caused (e.g. a page ack)."""
-        self._emit(event, snapshot, actor)
-
-    def _emit(self, event: str, snapshot: IncidentSnapshot, actor: str) -> None:
-        for listener in self.listeners:
-            listener(event, snapshot, actor)
+    def observe_acknowledged(self, s: IncidentSnapshot, via: str) -> None:
+        """Export the acknowledged milestone (PRODUCT.md §4) the moment it is reached."""
+        if s.acknowledged_at is not None:
+            took = (s.acknowledged_at - s.declared_at).total_seconds()
+            self.metrics.time_to_acknowledge.labels(via).observe(took)
 
 
 def _topic(s: IncidentSnapshot) -> str:
@@ -651,32 +637,6 @@ def _role_actions(wanted: Mapping[str, str | None]) -> tuple[str, ...]:
     """The permission names a role change needs (IC and Scribe have their own)."""
     names = {"incident_commander": "ic", "scribe": "scribe"}
     return tuple(dict.fromkeys(names.get(role, "role") for role, user in wanted.items() if user))
-
-
-def _latest_update_text(session: Session, number: int) -> str:
-    """The text of the newest stakeholder update, for the card ("" when none yet)."""
-    stmt = (
-        select(StatusUpdate.text)
-        .where(StatusUpdate.incident_id == number)
-        .order_by(col(StatusUpdate.posted_at).desc(), col(StatusUpdate.id).desc())
-        .limit(1)
-    )
-    return session.exec(stmt).first() or ""
-
-
-def _latest_update_texts(session: Session, numbers: Sequence[int]) -> dict[int, str]:
-    """`_latest_update_text` of many incidents in one query (incidents without one left out)."""
-    if not numbers:
-        return {}
-    stmt = (
-        select(StatusUpdate.incident_id, StatusUpdate.text)
-        .where(col(StatusUpdate.incident_id).in_(numbers))
-        .order_by(col(StatusUpdate.posted_at).desc(), col(StatusUpdate.id).desc())
-    )
-    latest: dict[int, str] = {}
-    for number, text in session.exec(stmt).all():
-        latest.setdefault(number, text)  # the first row of each incident is its newest
-    return latest
 
 
 def _ordered_roles(current: Mapping[str, str], order: Sequence[str]) -> dict[str, str]:

@@ -8,36 +8,25 @@ and prints exactly what `/incident postmortem` uploads.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, case, cast, extract, func
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from incidentbot.domain import postmortem
 from incidentbot.domain.errors import NotFound
 from incidentbot.domain.incident import label
+from incidentbot.domain.outcome import Outcome
 from incidentbot.domain.stats import Elapsed, Stats, window_stats
+from incidentbot.services.deps import Deps
 from incidentbot.services.incidents import IncidentService
 from incidentbot.slack.gateway import Failure
-from incidentbot.store import repo
+from incidentbot.store import repo, reports
 from incidentbot.store.db import session_scope
-from incidentbot.store.models import Escalation, Incident, Page, TimelineEntry
 
 NAME_TTL = timedelta(days=7)  # people rename themselves; a week-old name is still right
-
-
-@dataclass(frozen=True, slots=True)
-class Uploaded:
-    """What `/incident postmortem` did: the document, and any Slack step that failed."""
-
-    number: int
-    markdown: str
-    draft: bool
-    problems: tuple[str, ...] = ()
 
 
 def read_postmortem(engine: Engine, number: int) -> postmortem.PostmortemData:
@@ -78,24 +67,7 @@ def read_postmortem(engine: Engine, number: int) -> postmortem.PostmortemData:
 
 
 def _timeline(session: Session, number: int) -> tuple[postmortem.TimelineItem, ...]:
-    """Every entry not deleted, in time order: only the columns shown, not ORM objects.
-
-    An incident can have 10,000 entries; building a `TimelineEntry` for each
-    would cost more than the whole query.
-    """
-    rows = session.execute(
-        select(
-            TimelineEntry.at,
-            TimelineEntry.kind,
-            TimelineEntry.actor,
-            TimelineEntry.text,
-            TimelineEntry.data,
-            col(TimelineEntry.edited_at).is_not(None),
-        )
-        .where(TimelineEntry.incident_id == number, col(TimelineEntry.deleted_at).is_(None))
-        .order_by(col(TimelineEntry.at), col(TimelineEntry.id))
-    ).all()
-    return tuple(_item(*row) for row in rows)
+    return tuple(_item(*row) for row in reports.timeline_rows(session, incident_id=number))
 
 
 def _item(
@@ -116,18 +88,8 @@ def _item(
 
 
 def _escalations(session: Session, number: int) -> tuple[postmortem.EscalationItem, ...]:
-    runs = session.exec(
-        select(Escalation)
-        .where(Escalation.incident_id == number)
-        .order_by(col(Escalation.started_at), col(Escalation.id))
-    ).all()
     out = []
-    for run in runs:
-        pages = session.exec(
-            select(Page)
-            .where(Page.escalation_id == run.id)
-            .order_by(col(Page.cycle), col(Page.level), col(Page.id))
-        ).all()
+    for run, pages in reports.escalations_with_pages(session, incident_id=number):
         out.append(
             postmortem.EscalationItem(
                 path=run.path,
@@ -154,22 +116,23 @@ def filename(number: int, *, draft: bool) -> str:
 
 
 class ReportService:
-    def __init__(self, *, incidents: IncidentService) -> None:
+    def __init__(self, deps: Deps, *, incidents: IncidentService) -> None:
+        self.engine = deps.engine
+        self.config = deps.config
+        self.slack = deps.slack
+        self.clock = deps.clock
+        self.auth = deps.auth
         self.incidents = incidents
-        self.engine = incidents.engine
-        self.config = incidents.config
-        self.slack = incidents.slack
-        self.clock = incidents.clock
 
-    def upload_postmortem(self, number: int, *, actor: str) -> Uploaded:
+    def upload_postmortem(self, number: int, *, actor: str) -> Outcome[str]:
         """Render the postmortem and upload it to the incident channel (files v2 flow)."""
         snapshot = self.incidents.get(number)
-        self.incidents.auth.check("postmortem", snapshot, actor)
+        self.auth.check("postmortem", snapshot, actor)
         self.remember_names(read_postmortem(self.engine, number))
         data = read_postmortem(self.engine, number)
         markdown = postmortem.render(data)
         if not snapshot.channel_id:
-            return Uploaded(number, markdown, data.draft, ("The incident has no channel.",))
+            return Outcome(snapshot, markdown, problems=("The incident has no channel.",))
         draft = " (DRAFT: the incident is still open)" if data.draft else ""
         result = self.slack.try_call(
             "files_upload_v2",
@@ -183,7 +146,7 @@ class ReportService:
             ),
         )
         problems = (result.describe(),) if isinstance(result, Failure) else ()
-        return Uploaded(number, markdown, data.draft, problems)
+        return Outcome(snapshot, markdown, problems=problems)  # the postmortem's Markdown
 
     def remember_names(self, data: postmortem.PostmortemData) -> None:
         """Look up, once, the display names of the people the document names.
@@ -209,38 +172,21 @@ class ReportService:
     def stats(self, days: int) -> Stats:
         """Counts, MTTA and MTTR of the incidents declared in the last `days`.
 
-        The database does the date arithmetic: it returns, per incident in the
-        window, its severity, whether it is open and the seconds from declared to
-        acknowledged and to resolved; Python only averages floats.
+        The database does the date arithmetic (`store.reports.elapsed_in_window`);
+        Python only averages floats.
         """
         now = self.clock()
-        since = now - timedelta(days=days)
-        declared = col(Incident.declared_at)
-        resolved = col(Incident.resolved_at)
-        seconds = _seconds_between(self.engine.dialect.name)
-        # Core rows of plain values: no ORM layer for thousands of rows.
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(
-                    Incident.severity,
-                    resolved.is_(None),
-                    seconds(declared, col(Incident.acknowledged_at)),
-                    seconds(declared, resolved),
-                ).where(declared >= since, declared <= now)
-            ).all()
-            # Open now and declared before the window: the few open incidents, found by
-            # status alone (with a condition on declared_at in WHERE, SQLite would walk the
-            # declared_at index over every incident instead).
-            open_before = conn.execute(
-                select(func.coalesce(func.sum(case((declared < since, 1), else_=0)), 0)).where(
-                    repo.is_open(self.config.final_status), resolved.is_(None)
-                )
-            ).scalar_one()
+        rows, open_before = reports.elapsed_in_window(
+            self.engine,
+            since=now - timedelta(days=days),
+            until=now,
+            final_status=self.config.final_status,
+        )
         window = [
             Elapsed(severity, bool(is_open), to_ack, to_resolve)
             for severity, is_open, to_ack, to_resolve in rows
         ]
-        open_now = sum(1 for i in window if i.open) + int(open_before)
+        open_now = sum(1 for i in window if i.open) + open_before
         return window_stats(
             window,
             now=now,
@@ -248,15 +194,3 @@ class ReportService:
             severities=self.config.severity_names,
             open_now=open_now,
         )
-
-
-def _seconds_between(dialect: str) -> Callable[[Any, Any], ColumnElement[Any]]:
-    """SQL for the seconds from one timestamp column to another (NULL when either is)."""
-    if dialect == "postgresql":
-        return lambda start, end: cast(extract("epoch", end - start), Float)
-    if dialect == "sqlite":
-        # julianday() counts whole milliseconds; rounding drops the float noise of * 86400.
-        return lambda start, end: func.round(
-            (func.julianday(end) - func.julianday(start)) * 86400.0, 3
-        )
-    raise NotImplementedError(f"stats on {dialect}")

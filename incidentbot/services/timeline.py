@@ -16,12 +16,13 @@ records who changed what, before and after.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from incidentbot.domain.errors import InvalidChange, NotAllowed, NotFound
+from incidentbot.domain.outcome import Outcome
 from incidentbot.domain.snapshot import IncidentSnapshot
 from incidentbot.domain.text import one_line, show_within
 from incidentbot.domain.timeline import (
@@ -32,6 +33,7 @@ from incidentbot.domain.timeline import (
     TimelineView,
     owners,
 )
+from incidentbot.services.deps import Deps
 from incidentbot.services.incidents import IncidentService
 from incidentbot.slack import blocks
 from incidentbot.slack.gateway import Failure
@@ -44,36 +46,14 @@ CONFIRM_REACTION = "white_check_mark"
 VIEW_LATEST = 300
 
 
-@dataclass(frozen=True, slots=True)
-class Logged:
-    """What logging a message did."""
-
-    incident: IncidentSnapshot
-    entry_id: int | None  # None: the message was already in this incident's timeline
-    confirmed: bool = False  # the ✅ reaction is on the message
-    problems: tuple[str, ...] = ()
-
-    @property
-    def duplicate(self) -> bool:
-        return self.entry_id is None
-
-
-@dataclass(frozen=True, slots=True)
-class Changed:
-    """What an edit, a deletion or a follow-up did."""
-
-    incident: IncidentSnapshot
-    problems: tuple[str, ...] = ()
-    created: bool = True
-
-
 class TimelineService:
-    def __init__(self, *, incidents: IncidentService) -> None:
+    def __init__(self, deps: Deps, *, incidents: IncidentService) -> None:
+        self.engine = deps.engine
+        self.config = deps.config
+        self.slack = deps.slack
+        self.clock = deps.clock
+        self.auth = deps.auth
         self.incidents = incidents
-        self.engine = incidents.engine
-        self.config = incidents.config
-        self.slack = incidents.slack
-        self.clock = incidents.clock
 
     # -- where a message goes ----------------------------------------------------------
     def incident_for_channel(self, channel_id: str) -> int | None:
@@ -94,11 +74,11 @@ class TimelineService:
     # -- logging -------------------------------------------------------------------------
     def log_message(
         self, number: int, message: LoggedMessage, *, actor: str, source: str
-    ) -> Logged:
+    ) -> Outcome[bool]:
         """Record `message` in the timeline of `number` at its original time, once."""
         snapshot = self.incidents.get(number)  # NotFound for a stale modal
         if self._already_logged(number, message):
-            return Logged(snapshot, None)
+            return Outcome(snapshot, False, created=False)
         message = self._complete(message)
         if message.author.startswith("B") and not message.author_name:
             message = replace(message, author_name=self.slack.bot_name(message.author) or "")
@@ -126,12 +106,12 @@ class TimelineService:
             )
             entry_id = entry.id if entry else None
         if entry_id is None:
-            return Logged(snapshot, None)
+            return Outcome(snapshot, False, created=False)
         reacted = self.slack.try_call(
             "reactions.add", channel=message.channel_id, timestamp=message.ts, name=CONFIRM_REACTION
         )
         confirmed = not isinstance(reacted, Failure) or reacted.error == "already_reacted"
-        return Logged(snapshot, entry_id, confirmed)
+        return Outcome(snapshot, confirmed)  # value: the ✅ reaction is on the message
 
     def capture_reaction(
         self,
@@ -142,7 +122,7 @@ class TimelineService:
         ts: str,
         user: str,
         item_user: str | None,
-    ) -> Logged | None:
+    ) -> Outcome[bool] | None:
         """A reaction was added; log the message when it is the configured one in an incident."""
         if reaction != self.config.timeline.reaction or item_type != "message":
             return None
@@ -157,10 +137,7 @@ class TimelineService:
     def _already_logged(self, number: int, message: LoggedMessage) -> bool:
         """A cheap check that spares Slack calls for retries; the constraint decides races."""
         with Session(self.engine) as session:
-            stmt = select(TimelineEntry.id).where(
-                TimelineEntry.incident_id == number, TimelineEntry.dedup_key == message.dedup_key
-            )
-            return session.exec(stmt).first() is not None
+            return repo.entry_exists(session, incident_id=number, dedup_key=message.dedup_key)
 
     def _complete(self, message: LoggedMessage) -> LoggedMessage:
         """Fetch the full message when we only carry part of it (or nothing, for reactions)."""
@@ -198,7 +175,7 @@ class TimelineService:
             if live >= VIEW_LATEST:  # there may be more than are shown
                 live = repo.count_entries(session, incident_id=number, include_deleted=False)
         try:
-            self.incidents.auth.check("timeline_edit", snapshot, viewer)
+            self.auth.check("timeline_edit", snapshot, viewer)
             can_edit_all = True
         except NotAllowed:
             can_edit_all = False
@@ -219,10 +196,10 @@ class TimelineService:
             raise InvalidChange("The record of an edit cannot itself be changed.")
         snapshot = self.incidents.get(row.incident_id)
         if actor not in owners(entry):
-            self.incidents.auth.check("timeline_edit", snapshot, actor)
+            self.auth.check("timeline_edit", snapshot, actor)
         return snapshot, entry
 
-    def edit_entry(self, entry_id: int, text: str, *, actor: str) -> Changed:
+    def edit_entry(self, entry_id: int, text: str, *, actor: str) -> Outcome[None]:
         text = text.strip()
         if not text:
             raise InvalidChange("The entry needs some text; delete it instead.")
@@ -232,7 +209,7 @@ class TimelineService:
             stored = _entry_locked(session, entry_id)
             before = stored.text
             if text == before:  # unchanged, or the same edit submitted twice
-                return Changed(snapshot, created=False)
+                return Outcome(snapshot, created=False)
             stored.text, stored.edited_at, stored.edited_by = text, now, actor
             original = (stored.data or {}).get("original_text", before)
             stored.data = {**(stored.data or {}), "original_text": original}
@@ -250,9 +227,9 @@ class TimelineService:
             f":pencil2: <@{actor}> edited the {entry.kind} entry of {blocks.when(entry.at)} "
             f"in the timeline: {show_within(one_line(text), 2500)}"
         )
-        return Changed(snapshot, self._notify(snapshot, notice))
+        return Outcome(snapshot, problems=self._notify(snapshot, notice))
 
-    def delete_entry(self, entry_id: int, *, actor: str) -> Changed:
+    def delete_entry(self, entry_id: int, *, actor: str) -> Outcome[None]:
         snapshot, entry = self.entry_for_change(entry_id, actor)
         now = self.clock()
         with session_scope(self.engine) as session:
@@ -272,7 +249,7 @@ class TimelineService:
             f":wastebasket: <@{actor}> deleted the {entry.kind} entry of "
             f"{blocks.when(entry.at)} from the timeline."
         )
-        return Changed(snapshot, self._notify(snapshot, notice))
+        return Outcome(snapshot, problems=self._notify(snapshot, notice))
 
     # -- follow-ups ----------------------------------------------------------------------
     def add_follow_up(
@@ -283,7 +260,7 @@ class TimelineService:
         actor: str,
         owner: str | None = None,
         source_key: str | None = None,
-    ) -> Changed:
+    ) -> Outcome[None]:
         """Record an action item (anyone may), with a timeline entry, then say so."""
         text = text.strip()
         if not text:
@@ -300,7 +277,7 @@ class TimelineService:
                 source_key=source_key,
             )
             if not repo.insert_unique(session, row=item):
-                return Changed(self.incidents.get(number), created=False)  # a repeated submit
+                return Outcome(self.incidents.get(number), created=False)  # a repeated submit
             repo.add_entry(
                 session,
                 incident_id=number,
@@ -316,7 +293,7 @@ class TimelineService:
             f":clipboard: <@{actor}> recorded a follow-up{whose}: "
             f"{show_within(one_line(text), 2500)}"
         )
-        return Changed(snapshot, self._notify(snapshot, notice))
+        return Outcome(snapshot, problems=self._notify(snapshot, notice))
 
     def _notify(self, snapshot: IncidentSnapshot, text: str) -> tuple[str, ...]:
         if not snapshot.channel_id:
@@ -348,9 +325,7 @@ def follow_up_view(row: FollowUp) -> FollowUpView:
 
 
 def _entry_locked(session: Session, entry_id: int) -> TimelineEntry:
-    repo.lock_for_write(session)
-    stmt = select(TimelineEntry).where(TimelineEntry.id == entry_id).with_for_update()
-    entry = session.exec(stmt).first()
+    entry = repo.entry_for_update(session, entry_id=entry_id)
     if entry is None or entry.deleted_at is not None:
         raise NotFound("That timeline entry no longer exists.")
     return entry

@@ -9,9 +9,9 @@ card, the card itself). Slack failures come back as `problems`; the update stand
 Reminders and the roles watch are durable timers (`Timers`), keyed
 `update:<number>:<id>` and `roles:<number>`, so they survive restarts and fire
 once across replicas. This service follows the incident's life through
-`IncidentService.listeners`: declare arms both timers, a severity change
-re-times the reminder, resolve cancels them and posts the closing update,
-reopen re-arms the reminder.
+consequences recorded with each change (`incidentbot.consequences`): declare
+arms both timers, a severity change re-times the reminder, resolve cancels them
+and posts the closing update, reopen re-arms the reminder.
 """
 
 from __future__ import annotations
@@ -19,28 +19,27 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from incidentbot.config import Config
+from incidentbot import consequences as events
+from incidentbot.consequences import Consequence
 from incidentbot.domain import incident as rules
 from incidentbot.domain.errors import InvalidChange
+from incidentbot.domain.outcome import Outcome
 from incidentbot.domain.snapshot import IncidentSnapshot, UpdateSnapshot
-from incidentbot.scheduler import AfterCommit, Timers
+from incidentbot.scheduler import AfterCommit
+from incidentbot.services.deps import Deps
 from incidentbot.services.incidents import IncidentService
 from incidentbot.slack import update_blocks
 from incidentbot.slack.blocks import channel as channel_link
-from incidentbot.slack.gateway import Failure, SlackGateway
+from incidentbot.slack.gateway import Failure
 from incidentbot.store import repo
 from incidentbot.store.db import session_scope
 from incidentbot.store.models import Incident, StatusUpdate, Timer
 
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
 
 REMINDER_KIND = "update_reminder"
 ROLES_WATCH_KIND = "roles_watch"
@@ -48,47 +47,27 @@ ROLES_WATCH_KIND = "roles_watch"
 ROLES_WATCH_AFTER = timedelta(minutes=5)
 
 
-@dataclass(frozen=True, slots=True)
-class UpdateOutcome:
-    incident: IncidentSnapshot
-    update: UpdateSnapshot
-    problems: tuple[str, ...] = ()
-    created: bool = True
-
-
 class UpdateService:
-    def __init__(
-        self,
-        *,
-        engine: Engine,
-        config: Config,
-        slack: SlackGateway,
-        incidents: IncidentService,
-        timers: Timers,
-        clock: Clock,
-    ) -> None:
-        self.engine = engine
-        self.config = config
-        self.slack = slack
+    def __init__(self, deps: Deps, *, incidents: IncidentService) -> None:
+        self.engine = deps.engine
+        self.config = deps.config
+        self.slack = deps.slack
+        self.timers = deps.timers
+        self.clock = deps.clock
+        self.auth = deps.auth
         self.incidents = incidents
-        self.timers = timers
-        self.clock = clock
-
-    def subscribe(self) -> None:
-        """Register the timer handlers and follow incident events."""
-        self.timers.register(REMINDER_KIND, self.remind)
-        self.timers.register(ROLES_WATCH_KIND, self.watch_roles)
-        self.incidents.listeners.append(self.on_incident_event)
+        deps.timers.register(REMINDER_KIND, self.remind)
+        deps.timers.register(ROLES_WATCH_KIND, self.watch_roles)
+        on = deps.consequences.subscribe
+        on(events.DECLARED, "updates.arm_on_declare", self._arm_on_declare)
+        on(events.SEVERITY_CHANGED, "updates.retime_on_severity", self._retime_on_severity)
+        on(events.REOPENED, "updates.rearm_on_reopen", self._rearm_on_reopen)
+        on(events.RESOLVED, "updates.close_on_resolve", self._close_on_resolve)
 
     # -- queries ---------------------------------------------------------------------
     def last_update(self, number: int) -> UpdateSnapshot | None:
         with Session(self.engine) as session:
-            stmt = (
-                select(StatusUpdate)
-                .where(StatusUpdate.incident_id == number)
-                .order_by(col(StatusUpdate.posted_at).desc(), col(StatusUpdate.id).desc())
-            )
-            row = session.exec(stmt).first()
+            row = repo.latest_update(session, incident_id=number)
             return _snap(row) if row else None
 
     def modal_for(self, number: int, *, actor: str) -> dict:
@@ -109,7 +88,7 @@ class UpdateService:
         doing: str = "",
         next_in: timedelta | None = None,
         source_key: str | None = None,
-    ) -> UpdateOutcome:
+    ) -> Outcome[UpdateSnapshot]:
         """Store the update (once per `source_key`), then tell the channel and stakeholders."""
         text = text.strip()
         if not text:
@@ -131,13 +110,13 @@ class UpdateService:
         update = self._store(row, before.severity)
         if update is None:  # a repeated submission of the same modal: already posted
             existing = self._by_source_key(source_key or "")
-            return UpdateOutcome(self.incidents.get(number), existing, created=False)
+            return Outcome(self.incidents.get(number), existing, created=False)
         snapshot = self.incidents.get(number)
         # The card shows the latest update; topic and welcome message stay as they are.
         failures = self.incidents.refresh(snapshot, before=before)
         messages = update_blocks.update_messages(snapshot, self.config, update)
         problems = [f.describe() for f in failures] + self._broadcast(snapshot, messages)
-        return UpdateOutcome(snapshot, update, tuple(problems))
+        return Outcome(snapshot, update, problems=tuple(problems))
 
     def _store(self, row: StatusUpdate, severity: str) -> UpdateSnapshot | None:
         number, now = row.incident_id, row.posted_at
@@ -257,38 +236,70 @@ class UpdateService:
             incident_id=number,
         )
 
-    # -- incident events -------------------------------------------------------------
-    def on_incident_event(self, event: str, s: IncidentSnapshot, actor: str) -> None:
-        if event == "declared":
-            with session_scope(self.engine) as session:
-                self._reschedule(session, s.number, s.severity, base=s.declared_at)
-                self.timers.schedule(
-                    session,
-                    kind=ROLES_WATCH_KIND,
-                    key=f"roles:{s.number}",
-                    due_at=s.declared_at + ROLES_WATCH_AFTER,
-                    incident_id=s.number,
-                )
-        elif event == "severity":
-            with session_scope(self.engine) as session:
-                base = s.last_update_at or s.declared_at
-                self._reschedule(session, s.number, s.severity, base=base)
-            before = self._severity_before(s.number) or "?"
-            message = update_blocks.severity_message(s, self.config, by=actor, before=before)
-            self._tell_stakeholders(s, actor, [message])
-        elif event == "reopened":
-            with session_scope(self.engine) as session:
-                self._reschedule(session, s.number, s.severity, base=self.clock())
-            self._tell_stakeholders(s, actor, [update_blocks.reopened_message(s, by=actor)])
-        elif event == "resolved":
-            self._close(s, actor)
+    # -- consequences of incident changes --------------------------------------------
+    def _arm_on_declare(self, session: Session, c: Consequence) -> None:
+        incident = self._open_incident(session, c)
+        if incident is None:
+            return
+        number = int(incident.id or 0)
+        self._reschedule(session, number, incident.severity, base=incident.declared_at)
+        self.timers.schedule(
+            session,
+            kind=ROLES_WATCH_KIND,
+            key=f"roles:{number}",
+            due_at=incident.declared_at + ROLES_WATCH_AFTER,
+            incident_id=number,
+        )
 
-    def _close(self, s: IncidentSnapshot, actor: str) -> None:
+    def _retime_on_severity(self, session: Session, c: Consequence) -> AfterCommit | None:
+        """Retime the reminder to the new severity, and tell stakeholders in the card's thread."""
+        incident = self._open_incident(session, c)
+        if incident is None:
+            return None
+        number = int(incident.id or 0)
+        base = incident.last_update_at or incident.declared_at
+        self._reschedule(session, number, incident.severity, base=base)
+        s = self.incidents.read(session, number)
+        before = _severity_before(session, number) or "?"
+        message = update_blocks.severity_message(s, self.config, by=c.actor, before=before)
+        return lambda: self._tell_stakeholders(s, c.actor, [message])
+
+    def _rearm_on_reopen(self, session: Session, c: Consequence) -> AfterCommit | None:
+        """Arm the reminders again, and tell stakeholders the incident is open again."""
+        incident = self._open_incident(session, c)
+        if incident is None:
+            return None
+        number = int(incident.id or 0)
+        self._reschedule(session, number, incident.severity, base=self.clock())
+        s = self.incidents.read(session, number)
+        message = update_blocks.reopened_message(s, by=c.actor)
+        return lambda: self._tell_stakeholders(s, c.actor, [message])
+
+    def _close_on_resolve(self, session: Session, c: Consequence) -> AfterCommit | None:
         """Stop the reminders, then post the closing update; failures go to the resolver."""
-        with session_scope(self.engine) as session:
-            self.timers.cancel(session, incident_id=s.number, key_prefix=f"update:{s.number}:")
-            self.timers.cancel(session, incident_id=s.number, key_prefix=f"roles:{s.number}")
-        self._tell_stakeholders(s, actor, update_blocks.closing_messages(s, self.config))
+        number = int(c.incident_id or 0)
+        s = self.incidents.read(session, number)
+        if not s.resolved:
+            return None  # reopened before this ran: its reminders are armed again
+        self.timers.cancel(session, incident_id=number, key_prefix=f"update:{number}:")
+        self.timers.cancel(session, incident_id=number, key_prefix=f"roles:{number}")
+
+        def close() -> None:
+            # In the channel (its one resolution message) and under every card.
+            closing = update_blocks.closing_messages(s, self.config, by=c.actor)
+            problems = self._broadcast(s, closing)
+            if problems and s.channel_id and c.actor:
+                text = "\n".join(f":warning: {p}" for p in problems)
+                self.slack.ephemeral(s.channel_id, c.actor, text)
+
+        return close
+
+    def _open_incident(self, session: Session, c: Consequence) -> Incident | None:
+        """The consequence's incident, unless it is resolved by now (nothing to remind)."""
+        incident = repo.get_incident(session, number=int(c.incident_id or 0))
+        if incident is None or incident.status == self.config.final_status:
+            return None
+        return incident
 
     def _tell_stakeholders(
         self, s: IncidentSnapshot, actor: str, messages: Sequence[tuple[str, list]]
@@ -300,23 +311,14 @@ class UpdateService:
         problems: list[str] = []
         for card in self._cards(s.number):
             problems += self._post_all(card.channel_id, messages, thread_ts=card.ts)
-        if problems and s.channel_id:
+        if problems and s.channel_id and actor:
             self.slack.ephemeral(s.channel_id, actor, "\n".join(f":warning: {p}" for p in problems))
-
-    def _severity_before(self, number: int) -> str | None:
-        """The severity before the latest change, from its timeline entry."""
-        with Session(self.engine) as session:
-            entries = repo.timeline(session, incident_id=number, latest=5)
-        for entry in reversed(list(entries)):
-            if entry.kind == "severity" and (entry.data or {}).get("before"):
-                return str(entry.data["before"])
-        return None
 
     # -- helpers ---------------------------------------------------------------------
     def _checked(self, number: int, actor: str) -> IncidentSnapshot:
         s = self.incidents.get(number)
         rules.check_open(s.status, self.config.statuses, "post an update")
-        self.incidents.auth.check("update", s, actor)
+        self.auth.check("update", s, actor)
         return s
 
     def _every(self, severity: str) -> timedelta | None:
@@ -329,8 +331,8 @@ class UpdateService:
 
     def _by_source_key(self, source_key: str) -> UpdateSnapshot:
         with Session(self.engine) as session:
-            stmt = select(StatusUpdate).where(StatusUpdate.source_key == source_key)
-            row = session.exec(stmt).one()
+            row = repo.update_by_source_key(session, source_key=source_key)
+            assert row is not None  # its insert just conflicted on this key
             return _snap(row)
 
 
@@ -346,3 +348,11 @@ def _snap(row: StatusUpdate) -> UpdateSnapshot:
         posted_by=row.posted_by,
         posted_at=row.posted_at,
     )
+
+
+def _severity_before(session: Session, number: int) -> str | None:
+    """The severity before the latest change, from its timeline entry."""
+    for entry in reversed(list(repo.timeline(session, incident_id=number, latest=5))):
+        if entry.kind == "severity" and (entry.data or {}).get("before"):
+            return str(entry.data["before"])
+    return None

@@ -125,8 +125,9 @@ def update_messages(s: IncidentSnapshot, config: Config, update: UpdateSnapshot)
     return _paginate(fallback, heading, body, [context(footer)], what)
 
 
-def closing_messages(s: IncidentSnapshot, config: Config) -> list[Message]:
-    """The closing update posted when an incident is resolved: summary and duration."""
+def closing_messages(s: IncidentSnapshot, config: Config, *, by: str = "") -> list[Message]:
+    """The closing update posted when an incident is resolved: who resolved it, after
+    how long, the summary. The incident channel's only resolution message."""
     resolved_at = s.resolved_at or s.declared_at
     duration = format_duration(resolved_at - s.declared_at)
     what = f"{s.label} is resolved"
@@ -137,6 +138,8 @@ def closing_messages(s: IncidentSnapshot, config: Config) -> list[Message]:
     ]
     body = _text_sections("Summary", s.summary)
     footer = f"Declared {when(s.declared_at)} · resolved {when(resolved_at)}"
+    if by:
+        footer += f" by {user(by)}"
     if s.ic:
         footer += f" · Incident Commander {user(s.ic)}"
     return _paginate(f"{what} after {duration}", heading, body, [context(footer)], what)

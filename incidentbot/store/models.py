@@ -107,7 +107,8 @@ class SlackMessage(SQLModel, table=True):
 
 
 class Timer(SQLModel, table=True):
-    """A durable timer: escalation steps, update reminders, role watches.
+    """A durable timer: escalation steps, update reminders, role watches, and the
+    consequences of a change (kind "consequence", see `incidentbot.consequences`).
 
     The row is the truth; APScheduler only wakes the bot up at `due_at`. A timer
     fires when a process claims it by setting `fired_at` where it is still NULL,

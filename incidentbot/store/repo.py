@@ -14,12 +14,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 
 from incidentbot.store.models import (
-    Escalation,
     FollowUp,
     Incident,
     PersonName,
     RoleAssignment,
     SlackMessage,
+    StatusUpdate,
     TimelineEntry,
 )
 
@@ -255,6 +255,73 @@ def remember_message(
         session.add(existing)
 
 
+def latest_update_text(session: Session, *, incident_id: int) -> str:
+    """The text of the newest stakeholder update, for the card ("" when none yet)."""
+    stmt = (
+        select(StatusUpdate.text)
+        .where(StatusUpdate.incident_id == incident_id)
+        .order_by(col(StatusUpdate.posted_at).desc(), col(StatusUpdate.id).desc())
+        .limit(1)
+    )
+    return session.exec(stmt).first() or ""
+
+
+def latest_update_texts(session: Session, *, incident_ids: Sequence[int]) -> dict[int, str]:
+    """`latest_update_text` of many incidents in one query (incidents without one left out)."""
+    if not incident_ids:
+        return {}
+    stmt = (
+        select(StatusUpdate.incident_id, StatusUpdate.text)
+        .where(col(StatusUpdate.incident_id).in_(incident_ids))
+        .order_by(col(StatusUpdate.posted_at).desc(), col(StatusUpdate.id).desc())
+    )
+    latest: dict[int, str] = {}
+    for number, text in session.exec(stmt).all():
+        latest.setdefault(number, text)  # the first row of each incident is its newest
+    return latest
+
+
+def latest_update(session: Session, *, incident_id: int) -> StatusUpdate | None:
+    """The newest stakeholder update of an incident."""
+    stmt = (
+        select(StatusUpdate)
+        .where(StatusUpdate.incident_id == incident_id)
+        .order_by(col(StatusUpdate.posted_at).desc(), col(StatusUpdate.id).desc())
+    )
+    return session.exec(stmt).first()
+
+
+def update_by_source_key(session: Session, *, source_key: str) -> StatusUpdate | None:
+    return session.exec(select(StatusUpdate).where(StatusUpdate.source_key == source_key)).first()
+
+
+def resolved_since(
+    session: Session, *, since: datetime, final_status: str, limit: int
+) -> list[int]:
+    """Numbers of incidents resolved since `since`, most recently resolved first."""
+    stmt = (
+        select(Incident.id)
+        .where(Incident.status == final_status, col(Incident.resolved_at) >= since)
+        .order_by(col(Incident.resolved_at).desc())
+        .limit(limit)
+    )
+    return [int(n) for n in session.exec(stmt).all() if n is not None]
+
+
+def entry_exists(session: Session, *, incident_id: int, dedup_key: str) -> bool:
+    stmt = select(TimelineEntry.id).where(
+        TimelineEntry.incident_id == incident_id, TimelineEntry.dedup_key == dedup_key
+    )
+    return session.exec(stmt).first() is not None
+
+
+def entry_for_update(session: Session, *, entry_id: int) -> TimelineEntry | None:
+    """A timeline entry, locked for a check-then-write edit."""
+    lock_for_write(session)
+    stmt = select(TimelineEntry).where(TimelineEntry.id == entry_id).with_for_update()
+    return session.exec(stmt).first()
+
+
 def person_names(session: Session, *, user_ids: Sequence[str]) -> dict[str, PersonName]:
     """The cached display names of `user_ids` (those never looked up are left out)."""
     if not user_ids:
@@ -271,12 +338,3 @@ def save_person_name(session: Session, *, user_id: str, name: str, at: datetime)
     else:
         row.name, row.looked_up_at = name, at
     session.add(row)
-
-
-def paged(session: Session, *, incident_id: int) -> tuple[bool, bool]:
-    """(anyone was paged for the incident, a page of it was acknowledged)."""
-    stmt = select(
-        func.count(col(Escalation.id)), func.count(col(Escalation.acknowledged_at))
-    ).where(Escalation.incident_id == incident_id)
-    started, acked = session.exec(stmt).one()
-    return bool(started), bool(acked)

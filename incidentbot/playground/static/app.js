@@ -74,7 +74,12 @@ function apply(state) {
   $("fire-alert").hidden = !state.alerts;
   if (state.modal_key !== ui.modalKey) {
     ui.modalKey = state.modal_key;
+    // The same view coming back (e.g. with inline errors) keeps what the person typed.
+    const old = $("modal").querySelector("form[data-view]");
+    const kept = old ? { view: old.dataset.view, values: formValues(old) } : null;
     $("modal").innerHTML = state.modal;
+    const form = $("modal").querySelector("form[data-view]");
+    if (form && kept && kept.view === form.dataset.view) restore(form, kept.values);
     const first = $("modal").querySelector("[aria-invalid=true], input, textarea, select, button");
     if (first) first.focus();
     else $("composer-text").focus();
@@ -118,6 +123,17 @@ function formValues(form) {
     (values[block] ||= {})[action] = value;
   }
   return values;
+}
+
+function restore(form, values) {
+  for (const field of form.querySelectorAll("[data-input]")) {
+    const value = (values[field.dataset.blockId] || {})[field.dataset.actionId];
+    if (value === undefined) continue;
+    const chosen = new Set([].concat(value ?? []));
+    if (field.matches("select[multiple]")) for (const o of field.options) o.selected = chosen.has(o.value);
+    else if (field.matches("[role=group]")) for (const i of field.querySelectorAll("input")) i.checked = chosen.has(i.value);
+    else field.value = value ?? "";
+  }
 }
 
 function where(element) {

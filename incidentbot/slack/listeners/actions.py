@@ -3,7 +3,6 @@ hand-over request that Take IC/Scribe posts when the person may not take it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -12,35 +11,17 @@ from slack_sdk import WebClient
 from incidentbot.domain.incident import role_label
 from incidentbot.slack import blocks, ids
 from incidentbot.slack.listeners.context import Services, problems_text, tell
-from incidentbot.slack.listeners.errors import guarded
+from incidentbot.slack.listeners.errors import acknowledge, guarded, lazy_listener
 
 
 def register(app: App, services: Services) -> None:
-    @app.action(ids.TAKE_IC)
-    @guarded(services)
-    def take_ic(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond
-    ) -> Iterator[None]:
-        ack()
-        yield  # acked: the rest runs on the work pool
+    def take_ic(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         _take(services, body, action, respond, "incident_commander")
 
-    @app.action(ids.TAKE_SCRIBE)
-    @guarded(services)
-    def take_scribe(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond
-    ) -> Iterator[None]:
-        ack()
-        yield  # acked: the rest runs on the work pool
+    def take_scribe(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         _take(services, body, action, respond, "scribe")
 
-    @app.action(ids.HAND_OVER)
-    @guarded(services)
-    def hand_over(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond
-    ) -> Iterator[None]:
-        ack()
-        yield  # acked: the rest runs on the work pool
+    def hand_over(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         number, role, to = action["value"].split(":", 2)
         user_id = body["user"]["id"]
         outcome = services.incidents.hand_over(int(number), role, to, actor=user_id)
@@ -49,6 +30,10 @@ def register(app: App, services: Services) -> None:
         services.slack.update(body["channel"]["id"], body["message"]["ts"], text=text, blocks=done)
         if outcome.problems:
             tell(services, body, problems_text(outcome.problems), respond)
+
+    app.action(ids.TAKE_IC)(lazy_listener(services, ack=acknowledge, lazy=[take_ic]))
+    app.action(ids.TAKE_SCRIBE)(lazy_listener(services, ack=acknowledge, lazy=[take_scribe]))
+    app.action(ids.HAND_OVER)(lazy_listener(services, ack=acknowledge, lazy=[hand_over]))
 
     @app.action(ids.OPEN_RESOLVE)
     @guarded(services)

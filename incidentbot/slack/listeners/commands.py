@@ -1,4 +1,5 @@
-"""`/incident …`: parse the text, ack, then run the one matching handler.
+"""`/incident …`: parse the text, ack, then run the one matching handler (on the
+work pool, or on Bolt's pool for a subcommand that may open a modal).
 
 Every subcommand's handler is in this module, listed in `HANDLERS`; the
 parsing and the help text are in `domain/commands.py`.
@@ -10,7 +11,7 @@ nothing else happens. Everything else acks first and works afterwards.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +23,7 @@ from incidentbot.domain.commands import Command, CommandError
 from incidentbot.domain.errors import NotAnIncidentChannel
 from incidentbot.slack import blocks, timeline_blocks
 from incidentbot.slack.listeners.context import Services, problems_text
-from incidentbot.slack.listeners.errors import guarded
+from incidentbot.slack.listeners.errors import guarded, lazy_listener
 from incidentbot.slack.listeners.escalation import escalate_or_pick
 
 
@@ -43,35 +44,60 @@ Handler = Callable[[Services, Invocation], None]
 
 
 def register(app: App, services: Services) -> None:
-    @app.command("/incident")
-    @guarded(services)
-    def incident(
-        ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient
-    ) -> Iterator[None]:
+    def opens_modal(body: dict[str, Any]) -> bool:
+        """Listener matcher: a subcommand that may open a modal runs entirely on Bolt's
+        pool, because its trigger_id is valid for 3 seconds, too short to wait behind
+        queued work. Bad input falls through to the next listener, which answers it."""
         try:
-            command = commands.parse(
-                body.get("text", ""), vocabulary(services), actor_id=body["user_id"]
-            )
+            return may_open_modal(_parse(services, body))
+        except CommandError:
+            return False
+
+    @app.command("/incident", matchers=[opens_modal])
+    @guarded(services)
+    def incident_modal(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        ack()
+        _run(services, _parse(services, body), body, respond, client)
+
+    def ack_parsed(ack: Ack, body: dict[str, Any]) -> None:
+        """Parsing is pure and instant: bad input is answered in the ack itself."""
+        try:
+            _parse(services, body)
         except CommandError as error:
             ack(text=f":warning: {error}")
             return
         ack()
-        if not may_open_modal(command):
-            yield  # acked: the rest runs on the work pool
-        call = Invocation(
-            command,
-            body["user_id"],
-            body["channel_id"],
-            body.get("trigger_id", ""),
-            respond,
-            client,
-        )
-        HANDLERS[command.name](services, _with_incident(services, call))
+
+    def incident(body: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        _run(services, _parse(services, body), body, respond, client)
+
+    app.command("/incident")(lazy_listener(services, ack=ack_parsed, lazy=[incident]))
+
+
+def _parse(services: Services, body: dict[str, Any]) -> Command:
+    return commands.parse(body.get("text", ""), vocabulary(services), actor_id=body["user_id"])
+
+
+def _run(
+    services: Services,
+    command: Command,
+    body: dict[str, Any],
+    respond: Respond,
+    client: WebClient,
+) -> None:
+    call = Invocation(
+        command,
+        body["user_id"],
+        body["channel_id"],
+        body.get("trigger_id", ""),
+        respond,
+        client,
+    )
+    HANDLERS[command.name](services, _with_incident(services, call))
 
 
 def may_open_modal(command: Command) -> bool:
-    """Subcommands that may open a modal stay on the ack path: a trigger_id is only
-    valid for 3 seconds, too short to wait behind queued work."""
+    """Subcommands that may open a modal (those run on the ack path, see `opens_modal`)."""
     return not command.text and command.name in {
         "declare",
         "roles",
@@ -137,9 +163,7 @@ def help_(services: Services, call: Invocation) -> None:
 def list_(services: Services, call: Invocation) -> None:
     # Private incidents show their details only to members of their channel.
     incidents = services.home.for_viewer(services.incidents.list_open(), call.user_id)
-    text, list_blocks = blocks.incident_list(
-        incidents, services.config, now=services.incidents.clock()
-    )
+    text, list_blocks = blocks.incident_list(incidents, services.config, now=services.clock())
     _reply(call, text, list_blocks)
 
 

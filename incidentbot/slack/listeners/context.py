@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from incidentbot.clock import Clock
 from incidentbot.config import Config
 from incidentbot.scheduler import Timers
 from incidentbot.services.escalation import EscalationService
@@ -31,6 +32,7 @@ class Services:
     reports: ReportService
     work: TrackingExecutor  # runs what listeners do after acking
     gate: AckGate  # lets that work step aside while acks are in flight
+    clock: Clock  # the services' clock, for "now" in what listeners render
 
 
 def problems_text(problems: Sequence[str]) -> str:

@@ -3,7 +3,6 @@ page DM, Escalate on the welcome message, and the picker's submission."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -12,33 +11,25 @@ from slack_sdk import WebClient
 from incidentbot.domain.errors import InvalidChange
 from incidentbot.slack import escalation_blocks, ids
 from incidentbot.slack.listeners.context import Services, tell
-from incidentbot.slack.listeners.errors import guarded
+from incidentbot.slack.listeners.errors import acknowledge, guarded, lazy_listener
+from incidentbot.slack.listeners.views import requiring, view_values
 
 
 def register(app: App, services: Services) -> None:
-    @app.action(ids.ACK_PAGE)
-    @guarded(services)
-    def acknowledge(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond
-    ) -> Iterator[None]:
-        ack()
-        yield  # acked: the rest runs on the work pool
+    def acknowledge_page(body: dict[str, Any], action: dict[str, Any]) -> None:
         escalation_id = int(action["value"])
         number = services.escalations.number_for(escalation_id)
         actor = body["user"]["id"]
         services.escalations.acknowledge(number, actor=actor, escalation_id=escalation_id)
 
-    @app.action(ids.JOIN_CHANNEL)
-    @guarded(services)
-    def join(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond
-    ) -> Iterator[None]:
-        ack()
-        yield  # acked: the rest runs on the work pool
+    def join(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         incident = services.incidents.get(int(action["value"]))
         if incident.channel_id:
             services.slack.invite(incident.channel_id, [body["user"]["id"]])
             tell(services, body, f"You are in <#{incident.channel_id}>.", respond)
+
+    app.action(ids.ACK_PAGE)(lazy_listener(services, ack=acknowledge, lazy=[acknowledge_page]))
+    app.action(ids.JOIN_CHANNEL)(lazy_listener(services, ack=acknowledge, lazy=[join]))
 
     @app.action(ids.ESCALATE)
     @guarded(services)
@@ -48,17 +39,15 @@ def register(app: App, services: Services) -> None:
             services, int(action["value"]), body["user"]["id"], body["trigger_id"], client
         )
 
-    @app.view(ids.ESCALATE_VIEW)
-    @guarded(services)
-    def pick(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> Iterator[None]:
-        chosen = view["state"]["values"][ids.PATH][ids.PATH].get("selected_option")
-        if not chosen:
-            ack(response_action="errors", errors={ids.PATH: "Pick a path to page."})
-            return
-        ack()
-        yield  # acked: the rest runs on the work pool
+    def start_picked(body: dict[str, Any], view: dict[str, Any]) -> None:
         number, actor = int(view["private_metadata"]), body["user"]["id"]
-        services.escalations.start(number, chosen["value"], actor=actor)
+        services.escalations.start(number, view_values(view)[ids.PATH], actor=actor)
+
+    app.view(ids.ESCALATE_VIEW)(
+        lazy_listener(
+            services, ack=requiring(ids.PATH, "Pick a path to page."), lazy=[start_picked]
+        )
+    )
 
 
 def escalate_or_pick(
@@ -74,6 +63,6 @@ def escalate_or_pick(
         )
     incident = services.incidents.get(number)
     picker = escalation_blocks.picker_modal(
-        services.config, number=number, label=incident.label, now=services.incidents.clock()
+        services.config, number=number, label=incident.label, now=services.clock()
     )
     client.views_open(trigger_id=trigger_id, view=picker)

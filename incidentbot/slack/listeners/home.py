@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -11,17 +10,15 @@ from slack_sdk import WebClient
 
 from incidentbot.slack import blocks, ids
 from incidentbot.slack.listeners.context import Services
-from incidentbot.slack.listeners.errors import guarded
+from incidentbot.slack.listeners.errors import acknowledge, guarded, lazy_listener
 
 
 def register(app: App, services: Services) -> None:
-    @app.event("app_home_opened")
-    @guarded(services)
-    def home_opened(ack: Ack, event: dict[str, Any]) -> Iterator[None]:
-        ack()
-        yield  # acked: the rest runs on the work pool
+    def publish_home(event: dict[str, Any]) -> None:
         if event.get("tab", "home") == "home":  # the Messages tab needs nothing from us
             services.home.publish(event["user"])
+
+    app.event("app_home_opened")(lazy_listener(services, ack=acknowledge, lazy=[publish_home]))
 
     @app.action(ids.HOME_DECLARE)
     @guarded(services)

@@ -11,19 +11,18 @@ the number of deliveries.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
+from incidentbot.domain.outcome import Outcome
 from incidentbot.domain.timeline import LoggedMessage
-from incidentbot.services.timeline import Changed
 from incidentbot.slack import ids
 from incidentbot.slack import timeline_blocks as tb
 from incidentbot.slack.listeners.context import Services, problems_text, tell
-from incidentbot.slack.listeners.errors import guarded
-from incidentbot.slack.listeners.views import view_values
+from incidentbot.slack.listeners.errors import acknowledge, guarded, lazy_listener
+from incidentbot.slack.listeners.views import requiring, view_values
 
 ENTRY_MENU = re.compile(rf"^{re.escape(ids.ENTRY_MENU)}\d+$")
 
@@ -45,17 +44,17 @@ def register(app: App, services: Services) -> None:
         )
         tell(services, body, tb.logged_text(result.incident, duplicate=result.duplicate), respond)
 
-    @app.view(ids.LOG_MESSAGE_VIEW)
-    @guarded(services)
-    def log_message_into(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> Iterator[None]:
-        ack()
-        yield  # acked: the rest runs on the work pool
+    def log_message_into(body: dict[str, Any], view: dict[str, Any]) -> None:
         message = LoggedMessage.from_metadata(view["private_metadata"])
         user_id = body["user"]["id"]
         number = int(view_values(view)[ids.PICK_INCIDENT])
         result = services.timeline.log_message(number, message, actor=user_id, source="shortcut")
         where = {"user": {"id": user_id}, "channel": {"id": message.channel_id}}
         tell(services, where, tb.logged_text(result.incident, duplicate=result.duplicate))
+
+    app.view(ids.LOG_MESSAGE_VIEW)(
+        lazy_listener(services, ack=acknowledge, lazy=[log_message_into])
+    )
 
     @app.event("reaction_added")
     @guarded(services)
@@ -69,7 +68,7 @@ def register(app: App, services: Services) -> None:
             user=str(event.get("user") or ""),
             item_user=event.get("item_user"),
         )
-        if result is not None and not result.duplicate and not result.confirmed:
+        if result is not None and not result.duplicate and not result.value:
             # No ✅ on the message (e.g. a Slack error): say it privately instead.
             services.slack.ephemeral(
                 item["channel"],
@@ -88,27 +87,20 @@ def register(app: App, services: Services) -> None:
         modal = tb.edit_entry_modal if verb == "edit" else tb.delete_entry_modal
         client.views_open(trigger_id=body["trigger_id"], view=modal(snapshot, entry))
 
-    @app.view(ids.EDIT_ENTRY_VIEW)
-    @guarded(services)
-    def edit_entry(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> Iterator[None]:
+    def edit_entry(body: dict[str, Any], view: dict[str, Any]) -> None:
         text = (view_values(view).get(ids.ENTRY_TEXT) or "").strip()
-        if not text:
-            ack(response_action="errors", errors={ids.ENTRY_TEXT: "Give the entry some text."})
-            return
-        ack()
-        yield  # acked: the rest runs on the work pool
         user_id = body["user"]["id"]
         changed = services.timeline.edit_entry(int(view["private_metadata"]), text, actor=user_id)
         _report(services, user_id, changed)
 
-    @app.view(ids.DELETE_ENTRY_VIEW)
-    @guarded(services)
-    def delete_entry(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> Iterator[None]:
-        ack()
-        yield  # acked: the rest runs on the work pool
+    def delete_entry(body: dict[str, Any], view: dict[str, Any]) -> None:
         user_id = body["user"]["id"]
         changed = services.timeline.delete_entry(int(view["private_metadata"]), actor=user_id)
         _report(services, user_id, changed)
+
+    text_given = requiring(ids.ENTRY_TEXT, "Give the entry some text.")
+    app.view(ids.EDIT_ENTRY_VIEW)(lazy_listener(services, ack=text_given, lazy=[edit_entry]))
+    app.view(ids.DELETE_ENTRY_VIEW)(lazy_listener(services, ack=acknowledge, lazy=[delete_entry]))
 
     @app.action(ids.OPEN_FOLLOW_UP)
     @guarded(services)
@@ -119,16 +111,9 @@ def register(app: App, services: Services) -> None:
         snapshot = services.incidents.get(int(action["value"]))
         client.views_open(trigger_id=body["trigger_id"], view=tb.follow_up_modal(snapshot))
 
-    @app.view(ids.FOLLOW_UP_VIEW)
-    @guarded(services)
-    def add_follow_up(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> Iterator[None]:
+    def add_follow_up(body: dict[str, Any], view: dict[str, Any]) -> None:
         values = view_values(view)
         text = (values.get(ids.FOLLOW_UP_TEXT) or "").strip()
-        if not text:
-            ack(response_action="errors", errors={ids.FOLLOW_UP_TEXT: "Say what should be done."})
-            return
-        ack()
-        yield  # acked: the rest runs on the work pool
         user_id = body["user"]["id"]
         changed = services.timeline.add_follow_up(
             int(view["private_metadata"]),
@@ -139,8 +124,11 @@ def register(app: App, services: Services) -> None:
         )
         _report(services, user_id, changed)
 
+    follow_up_given = requiring(ids.FOLLOW_UP_TEXT, "Say what should be done.")
+    app.view(ids.FOLLOW_UP_VIEW)(lazy_listener(services, ack=follow_up_given, lazy=[add_follow_up]))
 
-def _report(services: Services, user_id: str, changed: Changed) -> None:
+
+def _report(services: Services, user_id: str, changed: Outcome[None]) -> None:
     if changed.problems:
         body = {"user": {"id": user_id}, "channel": {"id": changed.incident.channel_id}}
         tell(services, body, problems_text(changed.problems))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -12,8 +11,8 @@ from slack_sdk import WebClient
 
 from incidentbot.slack import ids, update_blocks
 from incidentbot.slack.listeners.context import Services, problems_text, tell
-from incidentbot.slack.listeners.errors import guarded
-from incidentbot.slack.listeners.views import view_values
+from incidentbot.slack.listeners.errors import acknowledge, guarded, lazy_listener
+from incidentbot.slack.listeners.views import requiring, view_values
 
 SNOOZE = re.compile(rf"^{re.escape(ids.SNOOZE_UPDATE)}\d+$")
 
@@ -28,11 +27,7 @@ def register(app: App, services: Services) -> None:
         view = services.updates.modal_for(int(action["value"]), actor=body["user"]["id"])
         client.views_open(trigger_id=body["trigger_id"], view=view)
 
-    @app.action(SNOOZE)
-    @guarded(services)
-    def snooze(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> Iterator[None]:
-        ack()
-        yield  # acked: the rest runs on the work pool
+    def snooze(body: dict[str, Any], action: dict[str, Any]) -> None:
         number, minutes = (int(part) for part in action["value"].split(":"))
         user_id = body["user"]["id"]
         until = services.updates.snooze(number, minutes, actor=user_id)
@@ -43,16 +38,9 @@ def register(app: App, services: Services) -> None:
         channel_id, ts = body["channel"]["id"], body["container"]["message_ts"]
         services.slack.update(channel_id, ts, text=text, blocks=blocks)
 
-    @app.view(ids.UPDATE_VIEW)
-    @guarded(services)
-    def submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> Iterator[None]:
+    def submit(body: dict[str, Any], view: dict[str, Any]) -> None:
         values = view_values(view)
         text = (values.get(ids.UPDATE_STATUS) or "").strip()
-        if not text:
-            ack(response_action="errors", errors={ids.UPDATE_STATUS: "Say where things stand."})
-            return
-        ack()
-        yield  # acked: the rest runs on the work pool
         user_id = body["user"]["id"]
         minutes = int(values.get(ids.UPDATE_NEXT) or 0)
         outcome = services.updates.post(
@@ -67,3 +55,7 @@ def register(app: App, services: Services) -> None:
         if outcome.created and outcome.problems:
             where = {"user": {"id": user_id}, "channel": {"id": outcome.incident.channel_id}}
             tell(services, where, problems_text(outcome.problems))
+
+    status_given = requiring(ids.UPDATE_STATUS, "Say where things stand.")
+    app.action(SNOOZE)(lazy_listener(services, ack=acknowledge, lazy=[snooze]))
+    app.view(ids.UPDATE_VIEW)(lazy_listener(services, ack=status_given, lazy=[submit]))

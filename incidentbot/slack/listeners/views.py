@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -18,26 +18,14 @@ from incidentbot.domain.errors import IncidentBotError
 from incidentbot.domain.text import readable
 from incidentbot.slack import ids
 from incidentbot.slack.listeners.context import Services, problems_text, tell
-from incidentbot.slack.listeners.errors import guarded
+from incidentbot.slack.listeners.errors import lazy_listener
 
 
 def register(app: App, services: Services) -> None:
-    @app.view(ids.DECLARE_VIEW)
-    @guarded(services)
-    def declare(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> Iterator[None]:
+    def declare(body: dict[str, Any], view: dict[str, Any]) -> None:
         values = view_values(view)
         title = (values.get(ids.TITLE) or "").strip()
-        if not title:
-            ack(response_action="errors", errors={ids.TITLE: "Give the incident a title."})
-            return
         user_id = body["user"]["id"]
-        for block_id in (ids.IC, ids.SCRIBE):
-            picked = values.get(block_id)
-            if picked and (problem := services.incidents.auth.role_holder_problem(picked)):
-                ack(response_action="errors", errors={block_id: form_text(services, problem)})
-                return
-        ack()
-        yield  # acked: the rest runs on the work pool
         origin = json.loads(view.get("private_metadata") or "{}").get("origin")
         outcome = services.incidents.declare(
             title=title,
@@ -59,44 +47,79 @@ def register(app: App, services: Services) -> None:
             message += "\n" + problems_text(outcome.problems)
         tell(services, {"user": {"id": user_id}, "channel": {"id": origin}}, message)
 
-    @app.view(ids.RESOLVE_VIEW)
-    @guarded(services)
-    def resolve(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> Iterator[None]:
+    def resolve(body: dict[str, Any], view: dict[str, Any]) -> None:
         summary = (view_values(view).get(ids.SUMMARY) or "").strip()
-        if not summary:
-            ack(response_action="errors", errors={ids.SUMMARY: "Say briefly what fixed it."})
-            return
         user_id = body["user"]["id"]
-        try:  # e.g. the IC changed while the form was open
-            services.incidents.check_may("resolve", int(view["private_metadata"]), user_id)
-        except IncidentBotError as error:
-            ack(response_action="errors", errors={ids.SUMMARY: form_text(services, error.message)})
-            return
-        ack()
-        yield  # acked: the rest runs on the work pool
         outcome = services.incidents.resolve(int(view["private_metadata"]), summary, actor=user_id)
         _report(services, user_id, outcome)
 
-    @app.view(ids.ROLES_VIEW)
-    @guarded(services)
-    def roles(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> Iterator[None]:
-        wanted = {
-            key[len(ids.ROLE_PREFIX) :]: value
-            for key, value in view_values(view).items()
-            if key.startswith(ids.ROLE_PREFIX) and value
-        }
-        user_id = body["user"]["id"]
-        if errors := _role_errors(services, int(view["private_metadata"]), wanted, user_id):
-            ack(response_action="errors", errors=errors)
-            return
-        ack()
-        yield  # acked: the rest runs on the work pool
+    def roles(body: dict[str, Any], view: dict[str, Any]) -> None:
+        wanted = _wanted_roles(view)
         if not wanted:
             return
+        user_id = body["user"]["id"]
         outcome = services.incidents.assign_roles(
             int(view["private_metadata"]), wanted, actor=user_id
         )
         _report(services, user_id, outcome)
+
+    def declare_checked(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        values = view_values(view)
+        if not (values.get(ids.TITLE) or "").strip():
+            ack(response_action="errors", errors={ids.TITLE: "Give the incident a title."})
+            return
+        for block_id in (ids.IC, ids.SCRIBE):  # roles only for real people
+            picked = values.get(block_id)
+            if picked and (problem := services.incidents.auth.role_holder_problem(picked)):
+                ack(response_action="errors", errors={block_id: form_text(services, problem)})
+                return
+        ack()
+
+    def resolve_checked(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        if not (view_values(view).get(ids.SUMMARY) or "").strip():
+            ack(response_action="errors", errors={ids.SUMMARY: "Say briefly what fixed it."})
+            return
+        try:  # e.g. the IC changed while the form was open
+            services.incidents.check_may(
+                "resolve", int(view["private_metadata"]), body["user"]["id"]
+            )
+        except IncidentBotError as error:
+            ack(response_action="errors", errors={ids.SUMMARY: form_text(services, error.message)})
+            return
+        ack()
+
+    def roles_checked(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        number, actor = int(view["private_metadata"]), body["user"]["id"]
+        if errors := _role_errors(services, number, _wanted_roles(view), actor):
+            ack(response_action="errors", errors=errors)
+            return
+        ack()
+
+    app.view(ids.DECLARE_VIEW)(lazy_listener(services, ack=declare_checked, lazy=[declare]))
+    app.view(ids.RESOLVE_VIEW)(lazy_listener(services, ack=resolve_checked, lazy=[resolve]))
+    app.view(ids.ROLES_VIEW)(lazy_listener(services, ack=roles_checked, lazy=[roles]))
+
+
+def _wanted_roles(view: dict[str, Any]) -> dict[str, str]:
+    return {
+        key[len(ids.ROLE_PREFIX) :]: value
+        for key, value in view_values(view).items()
+        if key.startswith(ids.ROLE_PREFIX) and value
+    }
+
+
+def requiring(block_id: str, error: str) -> Callable[[Ack, dict[str, Any]], None]:
+    """The ack function of a modal whose `block_id` must be filled in: without it the
+    modal stays open with `error` under the field, and nothing else happens."""
+
+    def ack_if_given(ack: Ack, view: dict[str, Any]) -> None:
+        value = view_values(view).get(block_id)
+        if not (value.strip() if isinstance(value, str) else value):
+            ack(response_action="errors", errors={block_id: error})
+            return
+        ack()
+
+    return ack_if_given
 
 
 def _report(services: Services, user_id: str, outcome: Any) -> None:
