@@ -3,14 +3,13 @@ rough edges of a first real incident, each numbered reproduction through signed
 requests against the stand-in (which sends what Slack sends: slash text
 HTML-escaped, `@name` as `<@U…|name>`), on SQLite and PostgreSQL.
 
-`shown` renders Slack text the way a person reads it, so assertions say what
-people see rather than what markup the bot chose.
+`tests.reading.shown` renders Slack text the way a person reads it, so
+assertions say what people see rather than what markup the bot chose.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import urllib.request
 from collections.abc import Callable
 from typing import Any
@@ -22,33 +21,14 @@ from incidentbot.playground.standin import (
     DEPLOY_BOT_ID,
     INCIDENTS_ID,
     Message,
-    SlackStandIn,
     iter_texts,
 )
 from incidentbot.slack import ids
 from incidentbot.store import repo
 from tests.conftest import Bot, page_dms
+from tests.reading import shown
 
 TITLE = "Cache & DB <primary> down"
-_TOKEN = re.compile(r"<([@#!])([^<>|]*)(?:\|([^<>]*))?>")
-
-
-def shown(standin: SlackStandIn, text: str) -> str:
-    """What a person reads: mentions as @name/#name, dates as their fallback, entities
-    decoded once, the zero-width spaces that keep formatting literal gone."""
-
-    def token(m: re.Match[str]) -> str:
-        sigil, target, label = m.groups()
-        if sigil == "@":
-            person = standin.users.get(target)
-            return f"@{label or (person.name if person else target)}"
-        if sigil == "#":
-            channel = standin.channel(target)
-            return f"#{label or (channel.name if channel else target)}"
-        return label or f"@{target}"  # <!date^…|fallback>; broadcasts never get here
-
-    out = _TOKEN.sub(token, text)
-    return out.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").replace("\u200b", "")
 
 
 def channel_of(bot: Bot, number: int = 1) -> str:
