@@ -189,6 +189,18 @@ def test_a_non_ic_cannot_open_the_resolve_form(bot: Bot) -> None:
     assert bot.incident(1).status != "resolved"
 
 
+def test_an_update_form_submitted_after_resolve_is_refused_inside_it(bot: Bot) -> None:
+    bot.declare("Checkout failing")
+    channel = channel_of(bot)
+    bot.command("update", user="U0BOB", channel=channel)
+    [view] = bot.standin.views_for("U0BOB")
+    bot.command("resolve Rolled back", user="U0ALICE", channel=channel)
+    reply = bot.submit(view["id"], {ids.UPDATE_STATUS: "All good now"}, user="U0BOB")
+    assert reply.json["response_action"] == "errors"
+    assert "already resolved; cannot post an update" in reply.json["errors"][ids.UPDATE_STATUS]
+    assert [e for e in bot.timeline(1) if e.kind == "update"] == []
+
+
 def test_the_declare_form_refuses_a_bot_as_ic_inside_the_form(bot: Bot) -> None:
     bot.command("", user="U0ALICE")
     [view] = bot.standin.views_for("U0ALICE")
