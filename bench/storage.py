@@ -42,6 +42,7 @@ from sqlalchemy.engine import Engine
 from bench.common import scratch_postgres
 from incidentbot.config import Config, parse_config
 from incidentbot.consequences import Consequences
+from incidentbot.delivery import Outbox
 from incidentbot.metrics import Metrics
 from incidentbot.scheduler import Timers
 from incidentbot.services.auth import Authorizer
@@ -206,6 +207,7 @@ def services(
         config=config,
         slack=gateway,
         timers=timers,
+        outbox=Outbox(engine=engine, slack=gateway, clock=now),
         consequences=Consequences(timers),
         metrics=Metrics(),
         auth=Authorizer(config, gateway),

@@ -23,7 +23,7 @@ field to ``Config``, and for references to names another section declares,
 add the declaring table to ``Config.DECLARING_TABLES`` and call
 ``check_reference`` from the referring field (or, for a new target prefix, add
 it to ``TARGET_PREFIXES``). Variables named by ``*_env`` keys are read from
-``info.context["env"]``.
+``References.env`` (``load_startup`` passes the process environment).
 
 Error messages follow one convention, implemented once in
 ``config_types.problem_lines``: ``<where>: <what is wrong>, got <value>``.
@@ -46,7 +46,6 @@ Exceptions::
 
 from __future__ import annotations
 
-import os
 import re
 import string
 import tomllib
@@ -99,6 +98,8 @@ from incidentbot.config_types import (
     unique_names,
     unknown,
 )
+from incidentbot.durations import parse_duration
+from incidentbot.providers.config import OpsgenieConfig, PagerDutyConfig
 
 __all__ = [
     "BUILTIN_ROLES",
@@ -139,6 +140,7 @@ DEFAULT_API_URL = "https://slack.com/api/"
 DEFAULT_PORT = 3000
 DEFAULT_DATABASE_URL = "sqlite:///incidentbot.db"
 DEFAULT_CONFIG_FILE = "incidentbot.toml"
+DEFAULT_SLACK_RETRY_MAX = 60.0  # seconds
 
 INCIDENT_COMMANDER = "incident_commander"
 SCRIBE = "scribe"
@@ -293,6 +295,24 @@ def _port(value: object) -> object:
     raise ValueError(f"expected a port number from 1 to 65535, got {show(value)}")
 
 
+def _retry_max(value: object) -> object:
+    """A duration string from the environment ("30s", "5m"), at least one second.
+
+    A number comes from code (tests compress the back-off below a second)."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    expected = 'expected a duration of at least 1s like "30s" or "5m"'
+    if not isinstance(value, str):
+        raise ValueError(f"{expected}, got {show(value)}")
+    try:
+        seconds = parse_duration(value).total_seconds()
+    except ValueError:
+        seconds = 0.0
+    if seconds < 1:
+        raise ValueError(f"{expected}, got {show(value)}")
+    return seconds
+
+
 def normalise_database_url(value: str) -> str:
     """Validate an SQLAlchemy URL; plain postgres URLs get the installed psycopg 3 driver."""
     try:
@@ -383,6 +403,10 @@ class Settings(BaseSettings):
     )
     config_path: Annotated[Path | None, BeforeValidator(_config_file)] = Field(
         default=None, validation_alias="INCIDENTBOT_CONFIG"
+    )
+    # Longest wait between tries while Slack is unavailable, in seconds (README: Reliability).
+    slack_retry_max: Annotated[float, BeforeValidator(_retry_max)] = Field(
+        default=DEFAULT_SLACK_RETRY_MAX, validation_alias="INCIDENTBOT_SLACK_RETRY_MAX"
     )
 
     @field_validator("signing_secret")
@@ -512,7 +536,9 @@ def _as_reaction(value: object) -> str:
 
 
 # Escalation target prefixes and the kind of declared name each refers to.
-TARGET_PREFIXES: Mapping[str, str] = MappingProxyType({"schedule": "schedule"})
+TARGET_PREFIXES: Mapping[str, str] = MappingProxyType(
+    {"schedule": "schedule", "pagerduty": "PagerDuty service", "opsgenie": "Opsgenie team"}
+)
 
 
 def _as_target(value: object) -> str:
@@ -524,9 +550,11 @@ def _as_target(value: object) -> str:
         return f"{prefix.lower()}:{name.strip().lower()}"
     if USER_ID_RE.fullmatch(value) or GROUP_ID_RE.fullmatch(value) or EMAIL_RE.fullmatch(value):
         return value
-    prefixes = " or ".join(f'"{prefix}:<name>"' for prefix in TARGET_PREFIXES)
+    shown = {"pagerduty": "service", "opsgenie": "team"}
+    *others, last = [f'"{p}:<{shown.get(p, "name")}>"' for p in TARGET_PREFIXES]
+    prefixes = ", ".join(others) + f" or {last}"
     raise ValueError(
-        f'expected a user ID ("U…"), a user group ID ("S…"), an email or {prefixes}, '
+        f'expected a user ID ("U…"), a user group ID ("S…"), an email, {prefixes}, '
         f"got {show(value)}"
     )
 
@@ -702,6 +730,8 @@ class Config(Section):
             "escalation path": ("escalation",),
             "schedule": ("schedules",),
             "severity": ("severities",),
+            "PagerDuty service": ("pagerduty", "services"),
+            "Opsgenie team": ("opsgenie", "teams"),
         }
     )
 
@@ -725,6 +755,8 @@ class Config(Section):
     )
     permissions: Permissions = Permissions()
     timeline: TimelineConfig = TimelineConfig()
+    pagerduty: PagerDutyConfig | None = None  # PRODUCT.md §10
+    opsgenie: OpsgenieConfig | None = None
 
     _source: str = PrivateAttr(default=DEFAULTS_SOURCE)
 
@@ -857,19 +889,15 @@ def parse_config(
 ) -> Config:
     """Validate already-parsed TOML ``data`` into a ``Config``.
 
-    ``source`` names the origin in error messages. ``env`` (default:
-    ``os.environ``) holds the secrets that ``*_env`` keys name; sections read
-    it from the validation context (``info.context["env"]``). Raises
-    ``ConfigError`` listing every problem.
+    ``source`` names the origin in error messages. ``env`` is the environment
+    for sections whose ``*_env`` keys name variables (``References.env``);
+    without it those variables are not checked. Raises ``ConfigError``
+    listing every problem.
     """
     if not isinstance(data, Mapping):
         raise ConfigError(f"expected a table at the top level, got {show(data)}", source)
-    context = {
-        "references": References.declared(
-            data, Config.DECLARING_TABLES, {"severity": [s.name for s in DEFAULT_SEVERITIES]}
-        ),
-        "env": os.environ if env is None else env,
-    }
+    defaults = {"severity": [s.name for s in DEFAULT_SEVERITIES]}
+    context = {"references": References.declared(data, Config.DECLARING_TABLES, defaults, env)}
     try:
         config = Config.model_validate(data, context=context)
     except ValidationError as error:

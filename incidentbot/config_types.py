@@ -18,9 +18,10 @@ types here (``Name``, ``Duration``, ``Channel``, …), whose validators raise
 
 Cross-references (a severity's escalation path, a ``schedule:<name>`` target)
 are checked against the names the file *declares* (``References``, put in the
-validation context by ``config.parse_config`` with the environment as
-``"env"``), so a reference to a table that has problems of its own is not also
-reported as unknown, and every problem is found in one pass.
+validation context as ``"references"`` by ``config.parse_config``), so a
+reference to a table that has problems of its own is not also reported as
+unknown, and every problem is found in one pass. ``References.env`` is the
+environment, for ``*_env`` keys naming variables that hold secrets.
 
 Pure module: nothing from the rest of the project is imported except durations.
 """
@@ -385,10 +386,13 @@ class References:
     ``names`` maps a kind ("schedule", "escalation path") to its declared
     names in lower case, or ``None`` when the declaring table is itself
     malformed (then references to it are not checked: the table's own
-    problem is what the operator must fix).
+    problem is what the operator must fix). ``env`` is the process
+    environment, for sections that name variables holding secrets (``None``:
+    validated without one, so such variables are not checked).
     """
 
     names: Mapping[str, frozenset[str] | None] = field(default_factory=dict)
+    env: Mapping[str, str] | None = None
 
     @classmethod
     def declared(
@@ -396,6 +400,7 @@ class References:
         data: Mapping[str, Any],
         tables: Mapping[str, tuple[str, ...]],
         defaults: Mapping[str, Iterable[str]] | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> References:
         """Read the names each ``tables[kind]`` (a key path) declares in ``data``.
 
@@ -412,7 +417,7 @@ class References:
                 names[kind] = frozenset((defaults or {}).get(kind, ()))
             else:
                 names[kind] = _declared_in(table)
-        return cls(MappingProxyType(names))
+        return cls(MappingProxyType(names), None if env is None else MappingProxyType(dict(env)))
 
 
 def _declared_in(table: object) -> frozenset[str] | None:

@@ -29,8 +29,10 @@ Adding a consequence (at start-up, in the service that owns it)::
 
 A handler reads the incident fresh from `session` (it may run minutes later, in
 another process) and must tolerate the incident having moved on since. A
-handler that raises rolls its claim back; the row is tried again by the next
-sweep. The name is stored in the row: keep it stable across releases.
+handler that raises rolls its claim back; the sweep tries the row again after a
+growing pause (`scheduler.RETRY_DELAYS`) and gives up after
+`scheduler.MAX_FAILURES`. The name is stored in the row: keep it stable across
+releases.
 """
 
 from __future__ import annotations

@@ -2,8 +2,10 @@
 
 Socket Mode when `SLACK_APP_TOKEN` is set, otherwise HTTP mode. Both serve
 `/healthz` on `PORT`. `--playground` starts the bot with a local Slack-like
-workspace instead (see `playground/server.py`). Operator mistakes end in one clear message and exit
-code 2, never a traceback.
+workspace instead (see `playground/server.py`). SIGTERM or SIGINT stops
+gracefully within `STOP_SECONDS` (see `incidentbot.web.GracefulServer` and
+`Runtime.stop`), exit code 0. Operator mistakes end in one clear message and
+exit code 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 from dotenv import load_dotenv
@@ -24,6 +27,7 @@ from incidentbot.slack.gateway import error_code
 from incidentbot.web import run_until_closed
 
 log = logging.getLogger("incidentbot")
+STOP_SECONDS = 9.0  # SIGTERM to exit; orchestrators usually kill after 10 s
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,12 +51,13 @@ def main(argv: list[str] | None = None) -> int:
 def run(runtime: Runtime) -> int:
     runtime.start_background()
     server = runtime.serve()
-    stop = threading.Event()
+    received: list[tuple[int, float]] = []  # (signal, when)
 
     def shutdown(signum: int, _frame: object) -> None:
-        log.info("shutting down", extra={"signal": signum})
-        stop.set()
-        server.close()
+        # Only flags: a signal handler runs between two bytecodes of the main thread,
+        # which may hold locks (logging, waitress) that must not be taken here.
+        received.append((signum, time.monotonic()))
+        server.request_stop()
 
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
@@ -81,9 +86,27 @@ def run(runtime: Runtime) -> int:
             "running in HTTP mode", extra={"port": runtime.settings.port, "path": "/slack/events"}
         )
     try:
-        run_until_closed(server)
+        run_until_closed(server)  # returns once a stop was asked and requests were answered
     finally:
+        signum, signalled = received[0] if received else (None, time.monotonic())
+        log.info("shutting down", extra={"signal": signum})
         if handler is not None:
-            handler.close()  # leave the socket first: Slack sends new envelopes elsewhere
-        runtime.stop()
+            handler.close()  # leave the socket: Slack sends new envelopes to other connections
+        # One budget from the signal on: answering open connections took part of it.
+        left = STOP_SECONDS - (time.monotonic() - signalled)
+        finished = runtime.stop(timeout=max(left, 1.0))
+    if not finished:
+        log.warning("stopped with work unfinished; the next process completes it")
+    log.info("stopped")
+    if not finished or _stragglers():
+        # Threads still in work (a Slack call in a timer job, say) would hold the
+        # interpreter open past the budget; what they had not done is in the
+        # database (timers, outbox) for the next process.
+        logging.shutdown()
+        os._exit(0)
     return 0
+
+
+def _stragglers() -> list[threading.Thread]:
+    main = threading.main_thread()
+    return [t for t in threading.enumerate() if t is not main and not t.daemon and t.is_alive()]

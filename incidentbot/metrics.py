@@ -10,11 +10,14 @@ read from the database at scrape time, so every replica reports the same truth.
     incidentbot_time_to_acknowledge_seconds{via}   (histogram; via = page | ic_action)
     incidentbot_slack_api_errors_total{method,error}
     incidentbot_http_request_seconds{path,status}   (histogram)
+    incidentbot_slack_backlog                        Slack steps waiting for Slack
+    incidentbot_slack_backlog_oldest_seconds         age of the oldest of them
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -69,6 +72,10 @@ class Metrics:
         """Report open incidents by severity, counted by `count` at each scrape."""
         self.registry.register(_OpenIncidents(count))
 
+    def watch_slack_backlog(self, backlog: Callable[[], Any]) -> None:
+        """Report the outbox backlog (`incidentbot.delivery.Backlog`), read at each scrape."""
+        self.registry.register(_SlackBacklog(backlog))
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
@@ -84,3 +91,22 @@ class _OpenIncidents(Collector):
         for severity, value in sorted(self.count().items()):
             gauge.add_metric([severity], value)
         yield gauge
+
+
+class _SlackBacklog(Collector):
+    def __init__(self, backlog: Callable[[], Any]) -> None:
+        self.backlog = backlog
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        current = self.backlog()
+        yield GaugeMetricFamily(
+            "incidentbot_slack_backlog",
+            "Slack steps (pages, channel set-up, card edits, updates, notices) that Slack "
+            "could not take yet and that are retried until it does.",
+            value=current.count,
+        )
+        yield GaugeMetricFamily(
+            "incidentbot_slack_backlog_oldest_seconds",
+            "Age of the oldest Slack step still waiting for Slack (0 when none waits).",
+            value=current.oldest_seconds,
+        )

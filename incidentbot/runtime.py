@@ -6,6 +6,7 @@ so what is tested is what runs.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,7 @@ from sqlalchemy.engine import Engine
 from incidentbot.clock import Clock, utcnow
 from incidentbot.config import Config, Settings
 from incidentbot.consequences import Consequences
+from incidentbot.delivery import Outbox, RetryPolicy
 from incidentbot.metrics import Metrics
 from incidentbot.scheduler import Timers
 from incidentbot.services.auth import Authorizer
@@ -24,10 +26,12 @@ from incidentbot.services.deps import Deps
 from incidentbot.services.escalation import EscalationService
 from incidentbot.services.home import HomeService
 from incidentbot.services.incidents import IncidentService
+from incidentbot.services.provider_webhooks import ProviderWebhooks
+from incidentbot.services.providers import ProviderService
 from incidentbot.services.reports import ReportService
 from incidentbot.services.timeline import TimelineService
 from incidentbot.services.updates import UpdateService
-from incidentbot.slack.gateway import SlackGateway, error_code, make_client
+from incidentbot.slack.gateway import Pacer, SlackGateway, error_code, make_client
 from incidentbot.slack.listeners import register_all
 from incidentbot.slack.listeners.context import Services
 from incidentbot.store.db import make_engine, migrate, ping
@@ -53,8 +57,11 @@ class Runtime:
     bolt: App
     scheduler: BackgroundScheduler
     timers: Timers
+    outbox: Outbox
     executor: TrackingExecutor
     work: TrackingExecutor
+    providers: ProviderService | None = None
+    webhooks: ProviderWebhooks | None = None
     web: WebApp = field(init=False)
     _server: Any = field(default=None, repr=False)
 
@@ -62,12 +69,18 @@ class Runtime:
         database = ping(self.engine)
         scheduler = "running" if self.scheduler.running else "stopped"
         mode = "socket" if self.settings.socket_mode else "http"
-        details = {
+        details: dict[str, Any] = {
             "status": "ok" if database else "degraded",
             "database": "ok" if database else "unreachable",
             "scheduler": scheduler,
             "mode": mode,
         }
+        if database:
+            # Alive and storing: still 200, but say that Slack is behind and by how much.
+            backlog = self.outbox.backlog()
+            details["slack"] = "degraded" if backlog.count else "ok"
+            details["slack_backlog"] = backlog.count
+            details["slack_oldest_undelivered_seconds"] = round(backlog.oldest_seconds, 1)
         return database, details
 
     def wait_idle(self, timeout: float = 20.0) -> bool:
@@ -88,7 +101,24 @@ class Runtime:
                 coalesce=True,
                 max_instances=1,
             )
+            if self.providers is not None and self.webhooks is not None:
+                # PagerDuty/Opsgenie events due (retries, or left by a killed process),
+                # and webhooks answered but not yet acted on.
+                for job, seconds in (
+                    (self.providers.deliver_due, 1),
+                    (self.webhooks.process_pending, 5),
+                ):
+                    self.scheduler.add_job(
+                        job,
+                        "interval",
+                        seconds=seconds,
+                        id=f"providers-{job.__name__}",
+                        replace_existing=True,
+                        coalesce=True,
+                        max_instances=1,
+                    )
             self.scheduler.start()
+            self.outbox.start()
             log.info("scheduler started", extra={"pending_timers": armed})
 
     def serve(self, *, host: str = "0.0.0.0", port: int | None = None) -> Any:
@@ -98,20 +128,37 @@ class Runtime:
         )
         return self._server
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 9.0) -> bool:
+        """Stop within `timeout` seconds: answer what was read, let post-ack work finish,
+        stop the timers and the outbox. False when some work was still running then;
+        it is left (its rows stay in the database for the next process to finish).
+        """
+        deadline = time.monotonic() + timeout
         if self._server is not None:
-            self._server.close()
-        self.wait_idle(timeout=10)
+            self._server.close(timeout=max(deadline - time.monotonic() - 3.0, 0.5))
+        idle = self.wait_idle(timeout=max(deadline - time.monotonic() - 1.5, 0.1))
+        self.outbox.stop(timeout=max(deadline - time.monotonic() - 1.0, 0.1))
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        self.timers.shutdown()
-        self.executor.shutdown(wait=True)
-        self.work.shutdown(wait=True)
+        self.timers.shutdown(wait=idle)
+        for pool in (self.executor, self.work):
+            pool.shutdown(wait=idle, cancel_futures=not idle)
         self.engine.dispose()
+        return idle
 
 
-def build(settings: Settings, config: Config, *, clock: Clock = utcnow) -> Runtime:
-    """Wire every part; raises `StartupError` for problems an operator must fix."""
+def build(
+    settings: Settings,
+    config: Config,
+    *,
+    clock: Clock = utcnow,
+    pacer: Pacer | None = None,
+) -> Runtime:
+    """Wire every part; raises `StartupError` for problems an operator must fix.
+
+    `pacer` replaces the default one that keeps calls within Slack's rate
+    limits (tests compress those limits together with the stand-in's).
+    """
     engine = make_engine(settings.database_url)
     try:
         migrate(engine)
@@ -123,15 +170,25 @@ def build(settings: Settings, config: Config, *, clock: Clock = utcnow) -> Runti
     _check_token(client)
     metrics = Metrics()
     gateway = SlackGateway(
-        client, on_failure=lambda method, error: metrics.slack_errors.labels(method, error).inc()
+        client,
+        on_failure=lambda method, error: metrics.slack_errors.labels(method, error).inc(),
+        pacer=pacer,
     )
     scheduler = BackgroundScheduler(timezone="UTC")
     timers = Timers(engine=engine, scheduler=scheduler, clock=clock)
+    outbox = Outbox(
+        engine=engine,
+        slack=gateway,
+        clock=clock,
+        policy=RetryPolicy(ceiling=settings.slack_retry_max),
+    )
+    metrics.watch_slack_backlog(outbox.backlog)
     deps = Deps(
         engine=engine,
         config=config,
         slack=gateway,
         timers=timers,
+        outbox=outbox,
         consequences=Consequences(timers),
         metrics=metrics,
         auth=Authorizer(config, gateway),
@@ -140,7 +197,8 @@ def build(settings: Settings, config: Config, *, clock: Clock = utcnow) -> Runti
     incidents = IncidentService(deps)
     # Consequences of one event run in the order their services subscribe here:
     # on resolve, escalations are called off before the closing update is posted.
-    escalations = EscalationService(deps, incidents=incidents)
+    providers = ProviderService(deps)  # PagerDuty and Opsgenie (PRODUCT.md §10)
+    escalations = EscalationService(deps, incidents=incidents, providers=providers)
     updates = UpdateService(deps, incidents=incidents)
     services = Services(
         config=config,
@@ -170,10 +228,27 @@ def build(settings: Settings, config: Config, *, clock: Clock = utcnow) -> Runti
     register_all(bolt, services)
     metrics.watch_open_incidents(incidents.open_counts)
     runtime = Runtime(
-        settings, config, engine, services, bolt, scheduler, timers, executor, services.work
+        settings, config, engine, services, bolt, scheduler, timers, outbox, executor, services.work
     )
+    runtime.providers = providers
+    runtime.webhooks = ProviderWebhooks(
+        engine=engine,
+        config=config,
+        escalations=escalations,
+        clock=clock,
+        submit=services.work.submit,
+    )
+
+    def webhooks(provider: str, raw: bytes, headers: Any) -> tuple[int, dict[str, Any]]:
+        answer = runtime.webhooks.receive(provider, raw, headers)  # type: ignore[union-attr]
+        return answer.status, answer.body
+
     runtime.web = WebApp(
-        None if settings.socket_mode else bolt, runtime.health, metrics, gate=services.gate
+        None if settings.socket_mode else bolt,
+        runtime.health,
+        metrics,
+        gate=services.gate,
+        webhooks=webhooks,
     )
     return runtime
 

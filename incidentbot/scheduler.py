@@ -52,6 +52,11 @@ Handler = Callable[[Session, Timer], AfterCommit | None]
 POLL_SECONDS = 2.0
 BATCH = 500
 FIRE_THREADS = 8
+# A handler that raises is tried again later, each time after a longer pause (the
+# last one repeats), and given up after MAX_FAILURES: a consequence whose provider
+# is down keeps being retried for hours, without spinning the sweep.
+RETRY_DELAYS = tuple(timedelta(seconds=s) for s in (30, 60, 120, 300, 600, 900))
+MAX_FAILURES = 20
 
 
 class Timers:
@@ -178,7 +183,33 @@ class Timers:
             return self.fire(timer_id)
         except Exception:
             log.exception("timer failed", extra={"timer": timer_id})
+            self.retry_later(timer_id)
             return False
+
+    def retry_later(self, timer_id: int) -> None:
+        """After a failed attempt (rolled back): push `due_at` back, or give up for good.
+
+        The count of failures lives in the payload (`failures`); the UPDATE only
+        touches a row nobody has claimed meanwhile.
+        """
+        with session_scope(self.engine) as session:
+            timer = session.get(Timer, timer_id)
+            if timer is None or timer.fired_at is not None:
+                return
+            failures = int(timer.payload.get("failures", 0)) + 1
+            now = self.clock()
+            values: dict[str, Any] = {"payload": {**timer.payload, "failures": failures}}
+            if failures >= MAX_FAILURES:
+                log.error("timer given up", extra={"timer": timer_id, "kind": timer.kind})
+                values |= {"fired_at": now, "outcome": "failed", "claimed_by": self.owner}
+            else:
+                delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS)) - 1]
+                values["due_at"] = now + delay
+            session.exec(  # type: ignore[call-overload]
+                update(Timer)
+                .where(Timer.id == timer_id, col(Timer.fired_at).is_(None))
+                .values(**values)
+            )
 
     # -- arming ---------------------------------------------------------------------
     # One APScheduler job wakes the process at the earliest pending due time,
@@ -253,5 +284,5 @@ class Timers:
             if earliest is not None:
                 self._arm(earliest)
 
-    def shutdown(self) -> None:
-        self._pool.shutdown(wait=True)
+    def shutdown(self, *, wait: bool = True) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=not wait)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,6 +29,7 @@ from incidentbot.config import Config, Settings, parse_config
 from incidentbot.playground.client import SlackSender
 from incidentbot.playground.standin import SlackStandIn
 from incidentbot.runtime import Runtime, build
+from incidentbot.slack.gateway import Pacer
 from incidentbot.store.models import Incident, TimelineEntry
 from incidentbot.web import run_until_closed
 
@@ -50,6 +52,14 @@ class FakeClock:
         with self._lock:
             self.now += timedelta(**delta)
             return self.now
+
+
+def poll_until(predicate: Callable[[], bool], *, timeout: float = 30.0, what: str = "") -> None:
+    """Wait until `predicate()` holds, checking often; fail after a generous `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what or predicate}"
+        time.sleep(0.02)
 
 
 def page_dms(standin: SlackStandIn, user: str) -> list[Any]:
@@ -193,6 +203,8 @@ def start_bot(
     *,
     config: Config | dict[str, Any] | None = None,
     clock: FakeClock | None = None,
+    retry_max: float = 0.5,
+    pacer: Pacer | None = None,
 ) -> Bot:
     if not isinstance(config, Config):
         config = parse_config(config or {}, "test")
@@ -205,8 +217,9 @@ def start_bot(
         port=0,
         database_url=db_url,
         config_path=None,
+        slack_retry_max=retry_max,  # short, so tests see Slack come back within moments
     )
-    runtime = build(settings, config, clock=clock)
+    runtime = build(settings, config, clock=clock, pacer=pacer)
     runtime.start_background()
     server = runtime.serve(host="127.0.0.1", port=0)
     thread = threading.Thread(target=run_until_closed, args=(server,), daemon=True)
@@ -224,13 +237,17 @@ def make_bot(standin: SlackStandIn, db_url: str) -> Iterator[Callable[..., Bot]]
     bots: list[Bot] = []
 
     def factory(
-        config: dict[str, Any] | None = None, clock: FakeClock | None = None, url: str | None = None
+        config: dict[str, Any] | None = None,
+        clock: FakeClock | None = None,
+        url: str | None = None,
+        **options: Any,
     ) -> Bot:
         bot = start_bot(
             standin,
             url or db_url,
             config=DEFAULT_TEST_CONFIG if config is None else config,
             clock=clock,
+            **options,
         )
         bots.append(bot)
         return bot

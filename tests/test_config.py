@@ -543,7 +543,10 @@ NAME = (
     "(at most 30, starting with a letter or digit)"
 )
 CHANNEL = 'expected a channel ID like "C0123ABCD" or a lowercase "#name"'
-TARGET = 'expected a user ID ("U…"), a user group ID ("S…"), an email or "schedule:<name>"'
+TARGET = (
+    'expected a user ID ("U…"), a user group ID ("S…"), an email, "schedule:<name>", '
+    '"pagerduty:<service>" or "opsgenie:<team>"'
+)
 PLACEHOLDERS = "(allowed: {number}, {slug}, {severity}, {date})"
 ACTIONS = (
     "(valid: escalate, ic, postmortem, reopen, resolve, role, scribe, severity, status, "
@@ -1188,3 +1191,10 @@ def test_sections_check_references_against_declared_names(
     with pytest.raises(ValidationError) as caught:
         _Route.model_validate({"severity": severity}, context=context)
     assert problem_lines(caught.value, {"severity": severity}, _Route) == [f"severity: {problem}"]
+
+
+def test_references_carry_the_environment_only_when_given() -> None:
+    # Sections whose *_env keys name variables check them only against a real environment.
+    assert References.declared({}, Config.DECLARING_TABLES).env is None
+    references = References.declared({}, Config.DECLARING_TABLES, env={"PD_KEY": "k"})
+    assert references.env == {"PD_KEY": "k"}

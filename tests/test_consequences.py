@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 
 from incidentbot import consequences as events
 from incidentbot.consequences import GRACE, Consequence
+from incidentbot.scheduler import MAX_FAILURES, RETRY_DELAYS
 from incidentbot.store.models import Timer
 from tests.conftest import Bot, page_dms
 
@@ -50,6 +51,7 @@ def test_declare_runs_its_consequences_once_in_the_request(make_bot: Callable[..
 
 def test_a_failing_consequence_is_retried_by_the_sweep(make_bot: Callable[..., Bot]) -> None:
     bot = make_bot(CONFIG)
+    bot.runtime.scheduler.pause()  # only this test's run_due() sweeps: attempts stay countable
     seen: list[tuple[str, int | None, str]] = []
 
     def flaky(_session: Session, c: Consequence) -> None:
@@ -72,6 +74,39 @@ def test_a_failing_consequence_is_retried_by_the_sweep(make_bot: Callable[..., B
     assert row.outcome == "fired"
     bot.runtime.timers.run_due()
     assert len(seen) == 2
+
+
+def test_a_consequence_that_keeps_failing_backs_off_then_is_given_up(
+    make_bot: Callable[..., Bot],
+) -> None:
+    bot = make_bot(CONFIG)
+    bot.runtime.scheduler.pause()  # only this test's run_due() sweeps: attempts stay countable
+    calls: list[int] = []
+
+    def broken(_session: Session, c: Consequence) -> None:
+        calls.append(c.id)
+        raise RuntimeError("provider unreachable")
+
+    bot.runtime.services.incidents.consequences.subscribe(events.RESOLVED, "test.broken", broken)
+    bot.declare("Payments down", severity="sev2")
+    bot.command("resolve Rolled back", user="U0ALICE", channel=bot.incident(1).channel_id)
+    assert len(calls) == 1  # the eager attempt; the resolve itself stands
+    assert bot.incident(1).status == "resolved"
+
+    bot.clock.advance(seconds=GRACE.total_seconds() + 1)
+    bot.runtime.timers.run_due()
+    assert len(calls) == 2, "the sweep retried it once, not in a loop"
+    bot.runtime.timers.run_due()
+    assert len(calls) == 2, "not again before its pause is over"
+    for failures in range(2, MAX_FAILURES + 1):
+        bot.clock.advance(seconds=RETRY_DELAYS[-1].total_seconds() + 1)
+        bot.runtime.timers.run_due()
+        assert len(calls) == failures + 1
+    [row] = [r for r in consequence_rows(bot) if r.payload["handler"] == "test.broken"]
+    assert (row.outcome, row.payload["failures"]) == ("failed", MAX_FAILURES)
+    bot.clock.advance(hours=1)
+    bot.runtime.timers.run_due()
+    assert len(calls) == MAX_FAILURES + 1
 
 
 def test_a_handler_name_is_registered_once(make_bot: Callable[..., Bot]) -> None:

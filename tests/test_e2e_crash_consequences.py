@@ -232,7 +232,12 @@ def test_killed_after_a_resolve_committed_still_cancels_the_escalation(
     )
     wait_for(lambda: not pending(bot.timers("consequence")), AFTER_RESTART, "the consequences")
     assert not pending(bot.timers("update_reminder")), "reminders stop with the resolve"
-    assert any("is resolved" in t for t in standin.all_texts(channel)), "the closing update"
+    # The closing update is posted after its consequence committed: wait for it.
+    wait_for(
+        lambda: any("is resolved" in t for t in standin.all_texts(channel)),
+        15,
+        "the closing update",
+    )
     # Which one called it off: the resolve's consequence cancelled the level's timer,
     # or the overdue level fired first (restart is before the consequence's GRACE).
     [level_1] = bot.timers("escalation")

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Bot, FakeClock, page_dms
+from tests.conftest import Bot, FakeClock, page_dms, poll_until
 
 CONFIG: dict[str, Any] = {
     "channels": {"announcements": ["#incidents"]},
@@ -246,7 +246,8 @@ def test_unreachable_targets_do_not_stop_the_level(bot: Bot) -> None:
 
 
 def test_page_survives_slack_failure_and_is_sent_later(bot: Bot) -> None:
-    """A DM that fails even after retries leaves the page failed and reported, not lost silently."""
+    """A DM Slack cannot take even after the client's retries is reported, kept, and sent
+    once Slack takes it again (the outbox retries it); the escalation carries on meanwhile."""
     bot.standin.fail(
         "chat.postMessage", status=500, times=20, when=lambda a: a.get("channel") == "U0BOB"
     )
@@ -255,3 +256,6 @@ def test_page_survives_slack_failure_and_is_sent_later(bot: Bot) -> None:
     assert any("Could not reach" in t and "U0BOB" in t for t in notices(bot))
     advance(bot, minutes=5)
     assert len(pages(bot, "U0CAROL")) == 1  # the escalation carries on
+    bot.standin.clear_faults()
+    bot.runtime.outbox.kick()
+    poll_until(lambda: len(pages(bot, "U0BOB")) == 1, what="the page sent once Slack is back")

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -197,3 +198,27 @@ def test_refused_app_token_stops_start_up_with_a_clear_message(
     assert result.returncode == 2, result.stderr[-3000:]
     assert "SLACK_APP_TOKEN" in result.stderr and "invalid_auth" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_sigterm_closes_the_socket_and_finishes_acknowledged_envelopes(
+    socket_bot: SocketBot,
+) -> None:
+    ids = [
+        socket_bot.socket.send_envelope(
+            "slash_commands",
+            socket_bot.payloads.command_fields(f"declare sev2 Socket drill {n}"),
+            accepts_response_payload=True,
+        )
+        for n in range(1, 11)
+    ]
+    for envelope_id in ids:
+        socket_bot.socket.wait_for_ack(envelope_id, timeout=10)
+    proc = socket_bot.app.proc
+    assert proc is not None
+    proc.send_signal(signal.SIGTERM)  # the declares' work after their acks is still running
+    signalled = time.monotonic()
+    assert proc.wait(timeout=15) == 0
+    assert time.monotonic() - signalled < 10
+    wait_for(lambda: not socket_bot.socket.open_connections(), 5, "the socket to be closed")
+    titles = sorted(t for (t,) in socket_bot.query("SELECT title FROM incident"))
+    assert titles == sorted(f"Socket drill {n}" for n in range(1, 11))

@@ -81,6 +81,12 @@ SPECS: dict[str, Spec] = {
         "page an escalation path (no path: the next level now, or pick a path)",
     ),
     "ack": Spec("ack", "/incident ack", "acknowledge the page: stops the running escalation"),
+    "oncall": Spec(
+        "oncall [schedule]",
+        "/incident oncall backend-oncall",
+        "who is on call now and next (every schedule and escalation path, or one schedule)",
+        in_incident=False,
+    ),
 }
 
 ALIASES = {"sev": "severity", "commander": "ic"}
@@ -255,6 +261,7 @@ _PARSERS = {
     "followup": _followup,
     "stats": _stats,
     "escalate": _path,
+    "oncall": _path,  # the schedule name is checked against the configuration
 }
 
 

@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from incidentbot.domain.escalation import PROVIDER_NAMES
 from incidentbot.domain.incident import label, role_label
 from incidentbot.durations import format_duration
 
@@ -190,6 +191,11 @@ def _who(user_id: str | None, names: Mapping[str, str]) -> str:
     return md_escape(f"@{names.get(user_id, user_id)}")
 
 
+def _acker(by: str | None, names: Mapping[str, str]) -> str:
+    """`by @alice`, or `in PagerDuty` for an acknowledgement made there."""
+    return f"in {PROVIDER_NAMES[by]}" if by in PROVIDER_NAMES else f"by {_who(by, names)}"
+
+
 def _time(at: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S", missing: str = "—") -> str:
     return at.astimezone(UTC).strftime(fmt) if at else missing
 
@@ -346,7 +352,7 @@ def _escalations(s: PostmortemData) -> list[str]:
         return [*lines, "_Nobody was paged through an escalation path._"]
     for e in s.escalations:
         acked = (
-            f"; acknowledged by {_who(e.acknowledged_by, s.names)} at "
+            f"; acknowledged {_acker(e.acknowledged_by, s.names)} at "
             f"{_time(e.acknowledged_at)} ({_since(e.started_at, e.acknowledged_at)} after this "
             "escalation started)"
             if e.acknowledged_by

@@ -4,7 +4,8 @@ Responsible for: answering the Web API calls the bot makes through a real
 ``slack_sdk.WebClient(base_url=standin.api_url)`` the way Slack does (response
 shapes, error codes, limits), keeping the resulting workspace state (users,
 channels, messages, views, files, ephemerals, response_url posts) where tests can
-read it, recording every call, and injecting faults (rate limits, 5xx, errors).
+read it, recording every call, and injecting faults (rate limits, 5xx, errors, total
+outages for a duration) and, on request, enforcing Slack's per-method rate limits.
 
 Not responsible for: sending requests *to* the app (see ``client.py``)
 or for anything Slack does outside the Web API (it never emits events by itself).
@@ -20,6 +21,7 @@ import email.policy
 import hashlib
 import itertools
 import json
+import math
 import re
 import secrets
 import threading
@@ -315,6 +317,54 @@ class Fault:
     remaining: int
     retry_after: int | None
     when: Callable[[dict[str, Any]], bool] | None
+
+
+# Slack's published rate-limit tiers (calls per minute per workspace) for the
+# methods the bot calls; chat.postMessage allows about one message per second
+# per channel. https://api.slack.com/apis/rate-limits
+_TIER_PER_MINUTE: dict[str, float] = {
+    "conversations.create": 20,
+    "conversations.list": 20,
+    "conversations.setTopic": 20,
+    "conversations.setPurpose": 20,
+    "conversations.rename": 20,
+    "usergroups.users.list": 20,
+    "pins.add": 20,
+    "conversations.invite": 50,
+    "conversations.info": 50,
+    "conversations.join": 50,
+    "conversations.open": 50,
+    "chat.update": 50,
+    "chat.delete": 50,
+    "users.lookupByEmail": 50,
+}
+_POSTS_PER_CHANNEL_PER_MINUTE = 60.0
+
+
+@dataclass
+class _RateLimits:
+    """Token buckets like Slack's limiter: `scale` times the tier rate, `burst_seconds` deep."""
+
+    scale: float
+    burst_seconds: float
+    buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def take(self, method: str, args: dict[str, Any]) -> float:
+        """Spend a token; 0 when allowed, else the seconds until one is available."""
+        if method == "chat.postMessage":
+            key, per_minute = f"{method}:{args.get('channel')}", _POSTS_PER_CHANNEL_PER_MINUTE
+        else:
+            key, per_minute = method, _TIER_PER_MINUTE.get(method, 100.0)
+        rate = per_minute * self.scale / 60.0
+        capacity = max(1.0, rate * self.burst_seconds)
+        now = time.monotonic()
+        tokens, updated = self.buckets.get(key, (capacity, now))
+        tokens = min(capacity, tokens + (now - updated) * rate)
+        if tokens < 1.0:
+            self.buckets[key] = (tokens, now)
+            return (1.0 - tokens) / rate
+        self.buckets[key] = (tokens - 1.0, now)
+        return 0.0
 
 
 class Hold:
@@ -824,6 +874,10 @@ class SlackStandIn:
         self.responses: dict[str, list[dict[str, Any]]] = {}
         self.calls: list[Call] = []
         self.faults: list[Fault] = []
+        self._outage_until: float | None = None  # time.monotonic(); inf = until ended
+        self._outage_status = 503
+        self._rate_limits: _RateLimits | None = None
+        self.rate_limited: list[Call] = []  # 429s answered while limits are enforced
         self.holds: dict[str, Hold] = {}
         self.internal_errors: list[
             str
@@ -1096,6 +1150,33 @@ class SlackStandIn:
         with self._lock:
             self.faults.clear()
 
+    def outage(self, seconds: float | None = None, *, status: int = 503) -> None:
+        """Every Web API method answers `status` (503: service_unavailable; 500:
+        fatal_error) for `seconds`, or until `end_outage()` when None."""
+        with self._lock:
+            self._outage_status = status
+            self._outage_until = (
+                float("inf") if seconds is None else time.monotonic() + max(seconds, 0.0)
+            )
+
+    def end_outage(self) -> None:
+        with self._lock:
+            self._outage_until = None
+
+    @property
+    def in_outage(self) -> bool:
+        with self._lock:
+            return self._outage_until is not None and time.monotonic() < self._outage_until
+
+    def enforce_rate_limits(self, *, scale: float = 1.0, burst_seconds: float = 60.0) -> None:
+        """Answer 429 (with Retry-After) beyond Slack's per-method limits, like Slack.
+
+        `scale` multiplies the rates (tests compress time); `burst_seconds` is how
+        many seconds of calls a quiet method may make at once.
+        """
+        with self._lock:
+            self._rate_limits = _RateLimits(scale, burst_seconds)
+
     def clear_calls(self) -> None:
         with self._lock:
             self.calls.clear()
@@ -1260,12 +1341,15 @@ class SlackStandIn:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 status, headers, payload = standin._route(self.path, self.headers, body)
-                self.send_response(status)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                try:
+                    self.send_response(status)
+                    for key, value in headers.items():
+                        self.send_header(key, value)
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the caller is gone (a killed bot): Slack would not care either
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # keep pytest output clean; calls are recorded in standin.calls
@@ -1316,6 +1400,8 @@ class SlackStandIn:
             else:
                 status, response, extra = self._invoke(method, args, token)
             self.calls.append(Call(method, args, response, status, time.time()))
+            if status == 429 and self._rate_limits is not None:
+                self.rate_limited.append(self.calls[-1])
             _trim(self.calls, self.max_log)
         reply = _json_reply(status, response)
         reply[1].update(extra)
@@ -1334,9 +1420,15 @@ class SlackStandIn:
                 return 200, {"ok": False, "error": "not_allowed_token_type"}, {}
         elif not token.startswith("xoxb-"):
             return 200, {"ok": False, "error": "invalid_auth"}, {}
+        if self._outage_until is not None and time.monotonic() < self._outage_until:
+            status = self._outage_status
+            error = {500: "fatal_error"}.get(status, "service_unavailable")
+            return status, {"ok": False, "error": error}, {}
         fault = self._take_fault(method, args)
         if fault is not None:
             return fault
+        if self._rate_limits is not None and (wait := self._rate_limits.take(method, args)):
+            return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(math.ceil(wait))}
         try:
             self._decode_json_args(args)
             return 200, {"ok": True, **handler(args)}, {}

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from incidentbot.clock import Clock, utcnow
 from incidentbot.config import Config
 from incidentbot.consequences import Consequences
+from incidentbot.delivery import Outbox
 from incidentbot.metrics import Metrics
 from incidentbot.scheduler import Timers
 from incidentbot.services.auth import Authorizer
@@ -27,6 +28,7 @@ class Deps:
     config: Config
     slack: SlackGateway  # the Web API gateway (retries, pacing, limits)
     timers: Timers  # durable timers: reminders, escalation timeouts
+    outbox: Outbox  # Slack steps Slack could not take yet, retried until it does
     consequences: Consequences  # durable consequences of a change (see consequences.py)
     metrics: Metrics
     auth: Authorizer  # who may do restricted actions

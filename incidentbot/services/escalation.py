@@ -12,6 +12,10 @@ commit from the stored page rows, each page claimed before it is sent. So:
   and the unique (escalation, cycle, level, target) key both guarantee it);
 - a page is never lost: a process that dies after committing leaves pending
   page rows, which `send_pending` (at start-up and on every poll) delivers;
+- a page Slack could not take (outage, rate limit) becomes `retrying` and is
+  handed to the outbox (`incidentbot.delivery`) in the same transaction; it is
+  sent when Slack is back — unless the escalation was acknowledged or the
+  incident resolved meanwhile, and then its row says so (`page.note`);
 - an escalation starts with the change that calls for it: declaring or raising
   to a severity with a path records a consequence in the same transaction
   (`incidentbot.consequences`), carried out exactly once even if the process
@@ -33,24 +37,27 @@ from sqlmodel import Session
 from incidentbot import consequences as events
 from incidentbot.config import EscalationPath
 from incidentbot.consequences import Consequence
+from incidentbot.delivery import Attempt
 from incidentbot.domain import escalation as steps
 from incidentbot.domain.errors import InvalidChange, NotFound
 from incidentbot.domain.escalation import Step
 from incidentbot.domain.outcome import Outcome
 from incidentbot.domain.snapshot import IncidentSnapshot
-from incidentbot.domain.text import escape
+from incidentbot.domain.text import escape, escaped_within
 from incidentbot.scheduler import AfterCommit
 from incidentbot.services.deps import Deps
 from incidentbot.services.incidents import IncidentService
+from incidentbot.services.providers import TOOL_NAMES, ProviderService
 from incidentbot.slack import blocks, escalation_blocks
-from incidentbot.slack.gateway import Failure
+from incidentbot.slack.gateway import Failure, transient_error
 from incidentbot.store import escalations, repo
 from incidentbot.store.db import session_scope
-from incidentbot.store.models import Escalation, Page, Timer
+from incidentbot.store.models import Escalation, Page, SlackOutbox, Timer
 
 log = logging.getLogger(__name__)
 
 TIMER_KIND = "escalation"
+PAGE_RETRY = "page"  # outbox kind: a page Slack could not take yet
 PAGE_LEASE = timedelta(minutes=2)  # a page claimed longer ago than this was orphaned
 ORPHAN_AGE = timedelta(seconds=5)  # younger pending pages are still being sent by their step
 
@@ -61,6 +68,7 @@ class Delivery:
 
     reached: list[str] = field(default_factory=list)
     unreachable: list[tuple[str, str]] = field(default_factory=list)
+    waiting: list[tuple[str, str]] = field(default_factory=list)  # until Slack is back
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,15 +84,24 @@ class StepPlan:
 
 
 class EscalationService:
-    def __init__(self, deps: Deps, *, incidents: IncidentService) -> None:
+    def __init__(
+        self,
+        deps: Deps,
+        *,
+        incidents: IncidentService,
+        providers: ProviderService | None = None,
+    ) -> None:
+        self.providers = providers  # PagerDuty/Opsgenie targets (PRODUCT.md §10)
         self.engine = deps.engine
         self.config = deps.config
         self.slack = deps.slack
         self.timers = deps.timers
+        self.outbox = deps.outbox
         self.clock = deps.clock
         self.metrics = deps.metrics
         self.incidents = incidents
         deps.timers.register(TIMER_KIND, self._on_timeout)
+        deps.outbox.register(PAGE_RETRY, self._retry_page)
         on = deps.consequences.subscribe
         on(events.DECLARED, "escalation.start_on_declare", self._start_for_severity)
         on(events.SEVERITY_CHANGED, "escalation.start_on_severity", self._start_for_severity)
@@ -190,23 +207,143 @@ class EscalationService:
             targets = self._ack_targets(session, number, escalation_id, incident)
             for esc in targets:
                 esc.acknowledged_by, esc.acknowledged_at = actor, now
-            ids = self._call_off(session, targets, "acknowledged", now)
+            note = f"acknowledged by <@{actor}> before Slack could deliver it"
+            ids = self._call_off(session, targets, "acknowledged", now, note=note)
             if first_page_ack:  # the MTTA milestone (PRODUCT.md §4), also over an IC action
                 row.acknowledged_at = now
                 session.add(row)
             names = ", ".join(f"`{e.path}`" for e in targets)
             self._entry(session, number, "ack", actor, now, f"Acknowledged {names}")
+            if self.providers is not None:  # PagerDuty/Opsgenie acknowledge, same transaction
+                by = f"Slack user {actor}"
+                self.providers.record_followups(
+                    session, number=number, action="acknowledge", by=by, escalation_ids=ids
+                )
         self.metrics.acks.inc(len(targets))
+        if self.providers is not None:
+            self.providers.deliver_for_incident(number)
         snapshot = self.incidents.get(number)
         if first_page_ack:
             self.incidents.observe_acknowledged(snapshot, "page")
         if snapshot.channel_id:
             self.slack.invite(snapshot.channel_id, [actor])
             text = f":white_check_mark: <@{actor}> acknowledged ({names}). Escalation stopped."
-            self.slack.post(snapshot.channel_id, text=text, blocks=blocks.notice(text)[1])
+            self.outbox.post(
+                snapshot.channel_id,
+                text=text,
+                blocks=blocks.notice(text)[1],
+                incident_id=number,
+                label="the acknowledgement notice",
+            )
         note = f":white_check_mark: Acknowledged by <@{actor}> {blocks.when(now)}."
         self._close_dms(ids, snapshot, note)
         return Outcome(snapshot, tuple(e.path for e in targets))  # the paths acknowledged
+
+    def acknowledge_external(
+        self, number: int, *, tool: str, who: str, key: str, delivery: str
+    ) -> str:
+        """An acknowledgement made in PagerDuty or Opsgenie (`tool`) by `who`.
+
+        Stops every running escalation, records MTTA, acknowledges the other
+        providers paged (not `key`, which is where it came from) and tells
+        the channel. Idempotent per `delivery`; returns what happened.
+        """
+        now, name = self.clock(), TOOL_NAMES[tool]
+        shown = escaped_within(who, 100)  # the provider's text: literal, never a mention
+        with session_scope(self.engine) as session:
+            row = repo.get_incident(session, number=number, lock=True)
+            if row is None or row.resolved_at is not None:
+                return "incident resolved"
+            running = escalations.running(session, incident_id=number)
+            stopped = bool(running) or row.acknowledged_at is None
+            names = ", ".join(f"`{e.path}`" for e in running)
+            text = f"Acknowledged in {name} by {shown}" + (f" ({names})" if names else "")
+            entry = repo.add_entry(
+                session,
+                incident_id=number,
+                kind="ack",
+                actor="",
+                at=now,
+                text=text,
+                source=tool,
+                dedup_key=f"webhook:{delivery}",
+            )
+            if entry is None:
+                return "duplicate"
+            for esc in running:
+                esc.acknowledged_by, esc.acknowledged_at = tool, now
+            note = f"acknowledged in {name} before Slack could deliver it"
+            ids = self._call_off(session, running, "acknowledged", now, note=note)
+            if row.acknowledged_at is None:
+                row.acknowledged_at = now  # the MTTA milestone counts provider acks too
+                session.add(row)
+            if self.providers is not None:
+                self.providers.record_followups(
+                    session,
+                    number=number,
+                    action="acknowledge",
+                    by=f"{who} in {name}",
+                    escalation_ids=ids,
+                    skip_key=key,
+                )
+        if self.providers is not None:
+            self.providers.deliver_for_incident(number)
+        if not stopped:
+            return "already acknowledged"  # e.g. the echo of our own acknowledge
+        self.metrics.acks.inc(len(running))
+        snapshot = self.incidents.get(number)
+        stop = f" ({names}). Escalation stopped." if names else "."
+        if snapshot.channel_id:
+            notice = f":white_check_mark: {shown} acknowledged in {name}{stop}"
+            self.outbox.post(
+                snapshot.channel_id,
+                text=notice,
+                blocks=blocks.notice(notice)[1],
+                incident_id=number,
+                label=f"the {name} acknowledgement notice",
+            )
+        if ids:
+            note = f":white_check_mark: Acknowledged in {name} by {shown} {blocks.when(now)}."
+            self._close_dms(ids, snapshot, note)
+        return "acknowledged"
+
+    def resolved_externally(
+        self, number: int, *, tool: str, who: str, url: str | None, delivery: str
+    ) -> str:
+        """A resolution in PagerDuty/Opsgenie: announced, never resolves the incident."""
+        name, shown = TOOL_NAMES[tool], escaped_within(who, 100)
+        with session_scope(self.engine) as session:
+            row = repo.get_incident(session, number=number)
+            if row is None or row.resolved_at is not None:
+                return "incident resolved"  # the echo of our own resolve
+            text = f"The {name} alert was resolved by {shown}"
+            entry = repo.add_entry(
+                session,
+                incident_id=number,
+                kind="provider",
+                actor="",
+                at=self.clock(),
+                text=text,
+                source=tool,
+                dedup_key=f"webhook:{delivery}",
+            )
+            channel = row.channel_id
+        if entry is None:
+            return "duplicate"
+        if channel:
+            link = f" (<{url}|open in {name}>)" if url else ""
+            notice = (
+                f":information_source: {text}{link}. The incident stays open here: "
+                "`/incident resolve` when it is over."
+            )
+            self.outbox.post(
+                channel,
+                text=notice,
+                blocks=blocks.notice(notice)[1],
+                incident_id=number,
+                label=f"the {name} resolution notice",
+            )
+        return "announced"
 
     def _ack_targets(
         self, session: Session, number: int, escalation_id: int | None, incident: IncidentSnapshot
@@ -222,7 +359,9 @@ class EscalationService:
         if esc is None or esc.incident_id != number:
             raise NotFound("That page no longer exists.")
         if esc.state == "acknowledged":
-            raise InvalidChange(f"Already acknowledged by <@{esc.acknowledged_by}>.")
+            by = esc.acknowledged_by or ""
+            who = f"someone in {TOOL_NAMES[by]}" if by in TOOL_NAMES else f"<@{by}>"
+            raise InvalidChange(f"Already acknowledged by {who}.")
         if esc.state != "running":
             raise InvalidChange(f"This escalation is over ({esc.state}); nothing to acknowledge.")
         return [esc]
@@ -244,20 +383,27 @@ class EscalationService:
         now: datetime,
     ) -> AfterCommit:
         reason = f"{incident.label} was resolved"
-        ids = self._call_off(session, running, "cancelled", now)
+        ids = self._call_off(session, running, "cancelled", now, note=f"called off: {reason}")
         names = ", ".join(f"`{e.path}`" for e in running)
         self._entry(session, incident.number, "escalation", "", now, f"Cancelled {names}: {reason}")
         return lambda: self._close_dms(ids, incident, f"No action needed: {reason}.")
 
     def _call_off(
-        self, session: Session, running: Sequence[Escalation], state: str, now: datetime
+        self,
+        session: Session,
+        running: Sequence[Escalation],
+        state: str,
+        now: datetime,
+        *,
+        note: str,
     ) -> list[int]:
-        """End escalations: no more timeouts, unsent pages withdrawn. Their ids."""
+        """End escalations: no more timeouts, unsent pages withdrawn (`note` says why).
+        Their ids."""
         for esc in running:
             esc.state, esc.ended_at, esc.next_at = state, now, None
             session.add(esc)
             self.timers.cancel(session, key_prefix=f"esc:{esc.id}:")
-            escalations.cancel_pending_pages(session, escalation_id=int(esc.id or 0))
+            escalations.cancel_pending_pages(session, escalation_id=int(esc.id or 0), note=note)
         return [int(e.id or 0) for e in running]
 
     # -- the timer: one level timed out ---------------------------------------------
@@ -297,7 +443,9 @@ class EscalationService:
         esc.next_at = now + level.timeout
         session.add(esc)
         pages = []
-        for target in dict.fromkeys(level.targets):
+        # Slack DMs first: a slow provider must not hold up the people paged directly
+        # (provider events are retried by their own outbox anyway).
+        for target in sorted(dict.fromkeys(level.targets), key=steps.is_provider):
             page = Page(
                 escalation_id=int(esc.id or 0),
                 incident_id=esc.incident_id,
@@ -310,6 +458,9 @@ class EscalationService:
             session.add(page)
             session.flush()
             pages.append((int(page.id or 0), target))
+            if self.providers is not None and steps.is_provider(target):
+                label = steps.describe_step(path, step).replace("`", "")
+                self.providers.record_trigger(session, incident=incident, page=page, step=label)
         self.timers.schedule(
             session,
             kind=TIMER_KIND,
@@ -346,11 +497,15 @@ class EscalationService:
         self._entry(session, esc.incident_id, "exhausted", "", now, text)
 
         def tell() -> None:
+            label, number = "the escalation-exhausted notice", incident.number
             if incident.channel_id:
-                self.slack.post(incident.channel_id, text=text, blocks=blocks.notice(text)[1])
+                notice = blocks.notice(text)[1]
+                self.outbox.post(
+                    incident.channel_id, text=text, blocks=notice, incident_id=number, label=label
+                )
             if incident.ic:
                 dm = f"{text} ({incident.label}, {blocks.channel(incident.channel_id)})"
-                self.slack.try_call("chat.postMessage", channel=incident.ic, text=dm)
+                self.outbox.post(incident.ic, text=dm, incident_id=number, label=f"{label} DM")
 
         return tell
 
@@ -363,7 +518,10 @@ class EscalationService:
             state = self._send_page(plan, page_id, target, delivery)
             running = state if state is not None else running
         if running:
-            self._announce(plan, delivery)
+            # Only pages waiting for Slack: say so now if the channel can hear it; if it
+            # cannot, the outbox announces each page as it is delivered instead.
+            waiting_only = not (delivery.reached or delivery.unreachable)
+            self._announce(plan, delivery, now_only=waiting_only)
 
     def send_pending(self) -> int:
         """Deliver pages left pending by a process that stopped before sending them."""
@@ -414,6 +572,52 @@ class EscalationService:
                 session, page_id=page_id, now=now, lease_cutoff=now - PAGE_LEASE
             ):
                 return None  # sent, withdrawn, or being sent by another process
+        if steps.is_provider(target):
+            return self._send_provider_page(plan, page_id, target, delivery)
+        return self._page(plan, page_id, target, delivery, already=[])
+
+    def _send_provider_page(
+        self, plan: StepPlan, page_id: int, target: str, delivery: Delivery
+    ) -> bool:
+        """Send a provider target's trigger now (first attempt; the provider outbox retries).
+
+        The page counts as handed over (`sent`) unless the provider refused it:
+        from here the `provider_event` row carries it, and a final failure
+        marks the page `failed`. Whether the escalation still runs.
+        """
+        result = self.providers.deliver_for_page(page_id) if self.providers else None
+        if result is None or result.kind == "sent":
+            # None: another process is sending it or it was settled already.
+            delivery.reached.append(target)
+        elif result.kind == "retry":
+            detail = escaped_within(result.detail, 200)  # the provider's words: shown literally
+            delivery.unreachable.append((target, f"{detail}; retrying"))
+        else:
+            delivery.unreachable.append((target, escaped_within(result.detail, 200)))
+        with session_scope(self.engine) as session:
+            page = session.get(Page, page_id)
+            if page is not None and page.status == "pending":
+                page.status, page.sent_at = "sent", self.clock()
+                session.add(page)
+            esc = session.get(Escalation, plan.escalation_id)
+            return esc is not None and esc.state == "running"
+
+    def _page(
+        self,
+        plan: StepPlan,
+        page_id: int,
+        target: str,
+        delivery: Delivery,
+        *,
+        already: list[dict[str, str]],
+    ) -> bool:
+        """DM everyone behind `target` not reached yet; whether the escalation still runs.
+
+        Failures that pass (Slack down, rate-limited) leave the page `retrying`
+        with an outbox row; the people already reached are kept, so nobody gets
+        the same page twice.
+        """
+        now = self.clock()
         users, unreachable = self._resolve(target)
         text, dm = escalation_blocks.page_dm(
             plan.incident,
@@ -422,8 +626,10 @@ class EscalationService:
             step=plan.label,
             paged_by=plan.paged_by,
         )
-        deliveries = []
+        deliveries, done = list(already), {d["user"] for d in already}
         for user_id in users:
+            if user_id in done:
+                continue
             sent = self.slack.post(user_id, text=text, blocks=dm)
             if isinstance(sent, Failure):
                 unreachable.append((f"<@{user_id}>", sent.error))
@@ -431,10 +637,87 @@ class EscalationService:
             deliveries.append(
                 {"user": user_id, "channel": str(sent["channel"]), "ts": str(sent["ts"])}
             )
-        self.metrics.pages.inc(len(deliveries))
-        delivery.reached += [d["user"] for d in deliveries]
+        reached = [d["user"] for d in deliveries if d["user"] not in done]
+        self.metrics.pages.inc(len(reached))
+        delivery.reached += reached
+        waiting = [(t, e) for t, e in unreachable if transient_error(e)]
+        if waiting:
+            delivery.waiting += waiting
+            return self._keep_for_retry(plan, page_id, target, deliveries, waiting)
         delivery.unreachable += unreachable
         return self._record_page(plan, page_id, target, now, deliveries, unreachable)
+
+    def _keep_for_retry(
+        self,
+        plan: StepPlan,
+        page_id: int,
+        target: str,
+        deliveries: list[dict[str, str]],
+        waiting: list[tuple[str, str]],
+    ) -> bool:
+        """Hand the page to the outbox (same transaction); whether the escalation still runs."""
+        note = "waiting for Slack: " + ", ".join(f"{t} ({e})" for t, e in waiting)
+        with session_scope(self.engine) as session:
+            page = escalations.keep_for_retry(
+                session, page_id=page_id, deliveries=list(deliveries), note=note
+            )
+            if page is not None:
+                user = steps.target_kind(target) == "user"
+                who = f"<@{target}>" if user else f"`{escape(target)}`"
+                self.outbox.add(
+                    session,
+                    kind=PAGE_RETRY,
+                    label=f"the page to {who} ({plan.label})",
+                    incident_id=plan.incident.number,
+                    payload={"page_id": page_id},
+                    created_at=page.created_at,
+                    error=waiting[0][1],
+                )
+            esc = session.get(Escalation, plan.escalation_id)
+            return esc is not None and esc.state == "running"
+
+    def _retry_page(self, row: SlackOutbox) -> Attempt:
+        """Outbox handler: send a page Slack could not take, if it still means something."""
+        page_id = int(row.payload["page_id"])
+        with session_scope(self.engine) as session:
+            page = session.get(Page, page_id)
+            if page is None or page.status != "retrying":
+                status = page.status if page else "gone"
+                return Attempt("skipped", (page.note if page else None) or f"page {status}")
+            esc = session.get(Escalation, page.escalation_id)
+            path = self.config.escalation.get(esc.path) if esc else None
+            incident = self.incidents.read(session, page.incident_id)
+            if esc is None or path is None or esc.state != "running" or incident.resolved:
+                note = "the escalation was over before Slack could deliver it"
+                escalations.finish_page(
+                    session,
+                    page_id=page_id,
+                    status="cancelled",
+                    at=self.clock(),
+                    deliveries=list(page.deliveries or []),
+                    unreachable=[],
+                    note=note,
+                )
+                return Attempt("skipped", note)
+            step = Step(page.cycle, page.level)
+            current = step == Step(esc.cycle, esc.level)
+            last = steps.next_step(path, step) is None
+            plan = StepPlan(
+                escalation_id=int(esc.id or 0),
+                incident=incident,
+                label=steps.describe_step(path, step),
+                next_at=esc.next_at if current and not last else None,
+                paged_by=esc.started_by,
+                pages=((page_id, page.target),),
+            )
+            already, target = list(page.deliveries or []), page.target
+        delivery = Delivery()
+        running = self._page(plan, page_id, target, delivery, already=already)
+        if delivery.waiting:
+            return Attempt("retry", ", ".join(e for _t, e in delivery.waiting))
+        if running:
+            self._announce(plan, delivery)
+        return Attempt("delivered")
 
     def _record_page(
         self,
@@ -494,16 +777,29 @@ class EscalationService:
             return [], [(target, members.error)]
         return sorted(members), ([] if members else [(target, "empty_usergroup")])
 
-    def _announce(self, plan: StepPlan, delivery: Delivery) -> None:
-        if plan.incident.channel_id is None:
+    def _announce(self, plan: StepPlan, delivery: Delivery, *, now_only: bool = False) -> None:
+        """Tell the channel who was paged (`now_only`: not worth delivering late)."""
+        channel = plan.incident.channel_id
+        if channel is None:
             return
         text = escalation_blocks.paged_notice(
             step=plan.label,
             reached=delivery.reached,
-            unreachable=delivery.unreachable,
+            unreachable=delivery.unreachable
+            + [(t, f"{e}; retrying until Slack takes it") for t, e in delivery.waiting],
             next_at=plan.next_at,
         )
-        self.slack.post(plan.incident.channel_id, text=text, blocks=blocks.notice(text)[1])
+        notice = blocks.notice(text)[1]
+        if now_only:
+            self.slack.post(channel, text=text, blocks=notice)
+            return
+        self.outbox.post(
+            channel,
+            text=text,
+            blocks=notice,
+            incident_id=plan.incident.number,
+            label="the paging notice",
+        )
 
     def _close_dms(
         self, escalation_ids: Sequence[int], snapshot: IncidentSnapshot, note: str
@@ -514,7 +810,15 @@ class EscalationService:
             deliveries = [d for p in pages for d in (p.deliveries or [])]
         text, closed = escalation_blocks.page_dm_closed(snapshot, note)
         for d in deliveries:
-            self.slack.update(d["channel"], d["ts"], text=text, blocks=closed)
+            self.outbox.call(
+                "chat.update",
+                channel=d["channel"],
+                ts=d["ts"],
+                text=text,
+                blocks=closed,
+                incident_id=snapshot.number,
+                label=f"the edit of <@{d['user']}>'s page",
+            )
 
     # -- helpers ---------------------------------------------------------------------
     def _path(self, name: str) -> EscalationPath:

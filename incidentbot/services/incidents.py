@@ -8,7 +8,10 @@ Every use case follows the same order, so a Slack outage can never lose data:
 4. carry out the recorded consequences (if this process dies before, any
    process's timer sweep does, exactly once).
 Slack failures in step 3 are collected and returned as `problems` for the
-listener to report to the person; the stored change stands.
+listener to report to the person; the stored change stands. Failures that pass
+(an outage, a rate limit) are also handed to the outbox (`incidentbot.delivery`):
+the channel set-up, the topic and cards, and notices are then completed when
+Slack is back, however long that takes.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 from sqlmodel import Session
 
 from incidentbot import consequences as events
+from incidentbot.delivery import Attempt
 from incidentbot.domain import incident as rules
 from incidentbot.domain.errors import InvalidChange, NotAllowed, NotAnIncidentChannel, NotFound
 from incidentbot.domain.naming import channel_name
@@ -29,16 +33,18 @@ from incidentbot.domain.snapshot import IncidentSnapshot
 from incidentbot.domain.text import escape, show_within
 from incidentbot.services.deps import Deps
 from incidentbot.slack import blocks
-from incidentbot.slack.gateway import Failure, SlackGateway
+from incidentbot.slack.gateway import Failure, SlackGateway, is_transient
 from incidentbot.store import escalations, repo
-from incidentbot.store.db import session_scope
-from incidentbot.store.models import Incident, TimelineEntry, Timer
+from incidentbot.store.db import session_scope, transaction
+from incidentbot.store.models import Incident, SlackOutbox, TimelineEntry, Timer
 
 log = logging.getLogger(__name__)
 
 SETUP_TIMER = "declare_setup"
 SETUP_GRACE = timedelta(minutes=2)  # longer than the slowest declare with all its retries
 SETUP_ATTEMPTS = 3
+SETUP_RETRY = "setup"  # outbox kinds: the channel set-up, and topic + welcome + cards
+REFRESH_RETRY = "refresh"
 
 
 class IncidentService:
@@ -50,11 +56,14 @@ class IncidentService:
         self.config = deps.config
         self.slack: SlackGateway = deps.slack
         self.timers = deps.timers
+        self.outbox = deps.outbox
         self.consequences = deps.consequences
         self.metrics = deps.metrics
         self.clock = deps.clock
         self.auth = deps.auth
         deps.timers.register(SETUP_TIMER, self._on_setup_timer)
+        deps.outbox.register(SETUP_RETRY, self._retry_setup)
+        deps.outbox.register(REFRESH_RETRY, self._retry_refresh)
 
     # -- queries -------------------------------------------------------------------
     def number_for_channel(self, channel_id: str) -> int:
@@ -187,17 +196,21 @@ class IncidentService:
             )
             snapshot = self._snapshot(session, incident)
         self.metrics.declared.labels(severity).inc()
-        problems = self._open_channel(snapshot)
-        self._setup_done(number)
+        failures = self._open_channel(snapshot)
+        self._setup_done(number, failures)
         self.consequences.run(recorded)  # page, reminders: now that the channel exists
-        return Outcome(self.get(number), problems=tuple(problems))
+        return Outcome(self.get(number), problems=tuple(_setup_problems(failures)))
 
-    def _open_channel(self, s: IncidentSnapshot, *, resume: bool = False) -> list[str]:
-        """Slack steps of declare; each failure is reported, none undoes the incident.
+    def _open_channel(
+        self, s: IncidentSnapshot, *, resume: bool = False, record: bool = True
+    ) -> list[Failure]:
+        """Slack steps of declare; each failure is returned, none undoes the incident.
 
-        `resume` finishes the steps of a declare whose process died: it adopts
-        the channel that process may already have created, and posts only the
-        messages that are missing.
+        `resume` finishes the steps of a declare whose process died or whose
+        Slack was down: it adopts the channel a previous try may already have
+        created, and posts only the messages that are missing. Without
+        `record`, only failures that will not pass are written to the timeline
+        (a retry during an outage must not add an entry per attempt).
         """
         if s.channel_id is None:
             name = channel_name(
@@ -209,8 +222,8 @@ class IncidentService:
             )
             created = self.slack.create_channel(name, private=s.private, adopt=resume)
             if isinstance(created, Failure):
-                self._record_problems(s.number, [created])
-                return [f"Could not create the incident channel: {created.describe()}"]
+                self._record_problems(s.number, [created] if record else _lasting([created]))
+                return [created]
             with session_scope(self.engine) as session:
                 incident = self._load(session, s.number)
                 incident.channel_id, incident.channel_name = created
@@ -226,12 +239,33 @@ class IncidentService:
         if not (resume and self._messages(s.number, "welcome")):
             failures += self._post_welcome(s)
         failures += self._sync_cards(s)
-        self._record_problems(s.number, failures)
-        return [f.describe() for f in failures]
+        self._record_problems(s.number, failures if record else _lasting(failures))
+        return failures
 
-    def _setup_done(self, number: int) -> None:
+    def _setup_done(self, number: int, failures: Sequence[Failure] = ()) -> None:
+        """The declare's Slack steps ran: swap the crash-recovery timer for an
+        outbox row if some step failed only because Slack is unavailable."""
+        passing = [f for f in failures if is_transient(f)]
         with session_scope(self.engine) as session:
             self.timers.cancel(session, key_prefix=f"setup:{number}:")
+            if passing and not self.outbox.waiting(session, kind=SETUP_RETRY, incident_id=number):
+                self.outbox.add(
+                    session,
+                    kind=SETUP_RETRY,
+                    label="the incident channel set-up",
+                    incident_id=number,
+                    payload={"number": number},
+                    error=passing[0].error,
+                )
+
+    def _retry_setup(self, row: SlackOutbox) -> Attempt:
+        """Outbox handler: finish the channel set-up (also for a resolved incident)."""
+        number = int(row.payload["number"])
+        return Attempt.of(self._open_channel(self.get(number), resume=True, record=False))
+
+    def _retry_refresh(self, row: SlackOutbox) -> Attempt:
+        """Outbox handler: bring topic, welcome message and cards to the current state."""
+        return Attempt.of(self._refresh_once(self.get(int(row.payload["number"]))))
 
     def _on_setup_timer(self, session: Session, timer: Timer) -> Callable[[], None]:
         """A declare did not finish its Slack steps in time: finish them here."""
@@ -248,14 +282,16 @@ class IncidentService:
 
         def finish() -> None:
             snapshot = self.get(number)
-            problems = self._open_channel(snapshot, resume=True)
-            self._setup_done(number)
+            failures = self._open_channel(snapshot, resume=True)
+            self._setup_done(number, failures)
             snapshot = self.get(number)
             where = f"<#{snapshot.channel_id}>" if snapshot.channel_id else "(no channel yet)"
             text = f":wrench: {snapshot.label} was declared as the bot restarted. Set up: {where}"
-            if problems:
-                text += "\n" + "\n".join(f"• {p}" for p in problems)
-            self.slack.try_call("chat.postMessage", channel=snapshot.declared_by, text=text)
+            if failures:
+                text += "\n" + "\n".join(f"• {p}" for p in _setup_problems(failures))
+            self.outbox.post(
+                snapshot.declared_by, text=text, incident_id=number, label="the set-up notice"
+            )
 
         return finish
 
@@ -425,8 +461,8 @@ class IncidentService:
         for name in (action,) if isinstance(action, str) else action:
             self.auth.check(name, before, actor)
         now = self.clock()
-        recorded: list[int] = []
-        with session_scope(self.engine) as session:
+
+        def save(session: Session) -> tuple[str, list[int], IncidentSnapshot, bool]:
             incident = self._load(session, number, lock=True)
             notice = apply(session, incident, now)
             # PRODUCT.md §4: the IC's first action is the acknowledged milestone only
@@ -440,20 +476,30 @@ class IncidentService:
                 incident.acknowledged_at = now
             incident.updated_at = now
             session.add(incident)
+            recorded: list[int] = []
             if event:  # committed with the change, so a crash after commit cannot lose it
                 recorded = self.consequences.record(
                     session, event, incident_id=number, payload={"actor": actor}
                 )
-            snapshot = self._snapshot(session, incident)
+            return notice, recorded, self._snapshot(session, incident), acknowledged
+
+        # Only database work inside: safe to run again if the connection dies under it.
+        notice, recorded, snapshot, acknowledged = transaction(self.engine, save)
         failures = self.refresh(snapshot, before=before) if refresh else []
         if snapshot.channel_id and notice:  # "": the change's consequence says it instead
             text, notice_blocks = blocks.notice(notice)
-            posted = self.slack.post(snapshot.channel_id, text=text, blocks=notice_blocks)
+            posted = self.outbox.post(
+                snapshot.channel_id,
+                text=text,
+                blocks=notice_blocks,
+                incident_id=number,
+                label=f"the {action if isinstance(action, str) else 'note'} notice",
+            )
             failures += [posted] if isinstance(posted, Failure) else []
         self.consequences.run(recorded)
         if acknowledged:
             self.observe_acknowledged(snapshot, "ic_action")
-        return Outcome(snapshot, problems=tuple(f.describe() for f in failures))
+        return Outcome(snapshot, problems=tuple(_later(f) for f in failures))
 
     def refresh(
         self, s: IncidentSnapshot, *, before: IncidentSnapshot | None = None
@@ -462,8 +508,27 @@ class IncidentService:
 
         With `before` (the incident before this change), a topic or welcome message
         the change leaves as it was is not sent again: Slack would show the same
-        thing, and every call counts against its rate limits.
+        thing, and every call counts against its rate limits. If Slack is
+        unavailable, one outbox row (per incident) does it later.
         """
+        failures = self._refresh_once(s, before=before)
+        passing = [f for f in failures if is_transient(f)]
+        if passing:
+            with session_scope(self.engine) as session:
+                if not self.outbox.waiting(session, kind=REFRESH_RETRY, incident_id=s.number):
+                    self.outbox.add(
+                        session,
+                        kind=REFRESH_RETRY,
+                        label="the topic and incident card update",
+                        incident_id=s.number,
+                        payload={"number": s.number},
+                        error=passing[0].error,
+                    )
+        return failures
+
+    def _refresh_once(
+        self, s: IncidentSnapshot, *, before: IncidentSnapshot | None = None
+    ) -> list[Failure]:
         if s.channel_id is None:
             return []
         same_topic = before is not None and _topic(before) == _topic(s)
@@ -631,6 +696,30 @@ def _topic(s: IncidentSnapshot) -> str:
 
 
 _DOING = {"resolve": "resolve it", "update": "post an update", "severity": "change the severity"}
+
+
+def _lasting(failures: Sequence[Failure]) -> list[Failure]:
+    return [f for f in failures if not is_transient(f)]
+
+
+def _later(failure: Failure) -> str:
+    """A failure as the person reads it; passing ones are delivered later."""
+    if is_transient(failure):
+        return f"{failure.describe()} — Slack is unavailable; it will be done when Slack is back"
+    return failure.describe()
+
+
+def _setup_problems(failures: Sequence[Failure]) -> list[str]:
+    """The set-up failures as the declarer reads them."""
+    problems = []
+    for f in failures:
+        text = f.describe()
+        if f.method == "conversations.create":
+            text = f"Could not create the incident channel: {text}"
+        if is_transient(f):
+            text += " — Slack is unavailable; it will be done when Slack is back"
+        problems.append(text)
+    return problems
 
 
 def _role_actions(wanted: Mapping[str, str | None]) -> tuple[str, ...]:

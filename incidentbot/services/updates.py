@@ -34,7 +34,7 @@ from incidentbot.services.deps import Deps
 from incidentbot.services.incidents import IncidentService
 from incidentbot.slack import update_blocks
 from incidentbot.slack.blocks import channel as channel_link
-from incidentbot.slack.gateway import Failure
+from incidentbot.slack.gateway import Failure, is_transient
 from incidentbot.store import repo
 from incidentbot.store.db import session_scope
 from incidentbot.store.models import Incident, StatusUpdate, Timer
@@ -53,6 +53,7 @@ class UpdateService:
         self.config = deps.config
         self.slack = deps.slack
         self.timers = deps.timers
+        self.outbox = deps.outbox
         self.clock = deps.clock
         self.auth = deps.auth
         self.incidents = incidents
@@ -143,18 +144,48 @@ class UpdateService:
         """Post in the incident channel and under every card (never for private incidents)."""
         problems: list[str] = []
         if s.channel_id:
-            problems += self._post_all(s.channel_id, messages)
+            problems += self._post_all(s.number, s.channel_id, messages)
         if s.private:
             return problems
         for card in self._cards(s.number):
-            problems += self._post_all(card.channel_id, messages, thread_ts=card.ts)
+            problems += self._post_all(s.number, card.channel_id, messages, thread_ts=card.ts)
         return problems
 
     def _post_all(
-        self, channel_id: str, messages: Sequence[tuple[str, list]], thread_ts: str | None = None
+        self,
+        number: int,
+        channel_id: str,
+        messages: Sequence[tuple[str, list]],
+        thread_ts: str | None = None,
     ) -> list[str]:
-        for text, blocks in messages:
-            posted = self.slack.post(channel_id, text=text, blocks=blocks, thread_ts=thread_ts)
+        """Post in order; Slack being down defers the rest (the outbox keeps the order)."""
+        for index, (text, blocks) in enumerate(messages):
+            posted = self.outbox.post(
+                channel_id,
+                text=text,
+                blocks=blocks,
+                thread_ts=thread_ts,
+                incident_id=number,
+                label=f"the status update in {channel_link(channel_id)}",
+            )
+            if isinstance(posted, Failure) and is_transient(posted):
+                for later_text, later_blocks in messages[index + 1 :]:
+                    self.outbox.defer(
+                        kind="post",
+                        label=f"the status update in {channel_link(channel_id)}",
+                        failure=posted,
+                        incident_id=number,
+                        payload={
+                            "channel": channel_id,
+                            "text": later_text,
+                            "blocks": later_blocks,
+                            "thread_ts": thread_ts,
+                        },
+                    )
+                return [
+                    f"The update will appear in {channel_link(channel_id)} when Slack is back "
+                    f"({posted.describe()})."
+                ]
             if isinstance(posted, Failure):
                 where = "under the card in " if thread_ts else "in "
                 return [
@@ -207,7 +238,9 @@ class UpdateService:
             if s.channel_id is None:
                 return
             text, blocks = build(s)
-            posted = self.slack.post(s.channel_id, text=text, blocks=blocks)
+            posted = self.outbox.post(
+                s.channel_id, text=text, blocks=blocks, incident_id=number, label="a reminder"
+            )
             if isinstance(posted, Failure):
                 log.warning("reminder not posted", extra={"error": posted.describe()})
 
@@ -310,7 +343,7 @@ class UpdateService:
             return
         problems: list[str] = []
         for card in self._cards(s.number):
-            problems += self._post_all(card.channel_id, messages, thread_ts=card.ts)
+            problems += self._post_all(s.number, card.channel_id, messages, thread_ts=card.ts)
         if problems and s.channel_id and actor:
             self.slack.ephemeral(s.channel_id, actor, "\n".join(f":warning: {p}" for p in problems))
 

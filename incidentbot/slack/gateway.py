@@ -11,6 +11,13 @@ Slack's answers into outcomes the services can act on:
 
 `Failure` names the method and Slack's error code ("ratelimited",
 "not_in_channel", …) so a person can be told exactly what did not happen.
+`is_transient` tells the failures that pass (an outage, a rate limit, a 5xx)
+from those that will not (a missing channel, a bad argument): the first kind
+is retried by `incidentbot.delivery` until Slack takes it.
+
+Every call first waits for its turn in a `Pacer`, which keeps the bot within
+Slack's published per-method rate limits, so a backlog drained after an
+outage never trips them.
 """
 
 from __future__ import annotations
@@ -42,6 +49,50 @@ log = logging.getLogger(__name__)
 MAX_RETRIES = 3
 MAX_RETRY_AFTER = 30.0  # seconds; a longer Retry-After fails the call instead of waiting
 _NAME_ATTEMPTS = 20
+
+# Errors that say "not now" rather than "never": retried later, never given up on.
+TRANSIENT_ERRORS = frozenset(
+    {
+        "connection_error",
+        "ratelimited",
+        "rate_limited",
+        "fatal_error",
+        "internal_error",
+        "service_unavailable",
+        "request_timeout",
+        # the outbox's own: queued behind steps Slack has not taken yet
+        "slack_unavailable",
+        "queued",
+    }
+)
+
+# Slack's rate-limit tiers, in calls per minute per workspace
+# (https://api.slack.com/apis/rate-limits). chat.postMessage is special: about
+# one message per second per channel.
+TIER_1, TIER_2, TIER_3, TIER_4 = 1.0, 20.0, 50.0, 100.0
+METHOD_TIERS: dict[str, float] = {
+    "conversations.create": TIER_2,
+    "conversations.list": TIER_2,
+    "conversations.setTopic": TIER_2,
+    "conversations.setPurpose": TIER_2,
+    "conversations.rename": TIER_2,
+    "usergroups.users.list": TIER_2,
+    "pins.add": TIER_2,
+    "conversations.invite": TIER_3,
+    "conversations.info": TIER_3,
+    "conversations.join": TIER_3,
+    "conversations.open": TIER_3,
+    "conversations.members": TIER_4,
+    "chat.update": TIER_3,
+    "chat.delete": TIER_3,
+    "users.lookupByEmail": TIER_3,
+    "chat.postEphemeral": TIER_4,
+    "views.open": TIER_4,
+    "views.update": TIER_4,
+    "views.publish": TIER_4,
+}
+POST_PER_CHANNEL = 60.0  # chat.postMessage: one per second per channel
+DEFAULT_TIER = TIER_3
 _CACHE_SECONDS = 300.0
 
 
@@ -83,6 +134,51 @@ def make_client(token: str, base_url: str, *, timeout: int = 10) -> WebClient:
     return WebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=handlers)
 
 
+class Pacer:
+    """Token buckets per method (and per channel for chat.postMessage).
+
+    Each bucket refills at the method's per-minute limit times `scale`
+    (kept a little under Slack's own) and holds at most `burst_seconds` of
+    calls, so normal use never waits (Slack tolerates short bursts) while a
+    long backlog is spread out at the sustained rate. A call that finds its
+    bucket empty reserves the next token and sleeps until it is due.
+    """
+
+    def __init__(
+        self,
+        *,
+        scale: float = 1.0,
+        burst_seconds: float = 60.0,
+        headroom: float = 0.9,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.scale = scale * headroom
+        self.burst_seconds = burst_seconds
+        self.clock = clock
+        self.sleep = sleep
+        self._lock = threading.Lock()
+        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, updated)
+
+    def wait(self, method: str, channel: str | None = None) -> float:
+        """Block until `method` may be called; returns the seconds waited."""
+        if method == "chat.postMessage":
+            key, per_minute = f"{method}:{channel}", POST_PER_CHANNEL
+        else:
+            key, per_minute = method, METHOD_TIERS.get(method, DEFAULT_TIER)
+        rate = per_minute * self.scale / 60.0  # tokens per second
+        capacity = max(1.0, rate * self.burst_seconds)
+        with self._lock:
+            now = self.clock()
+            tokens, updated = self._buckets.get(key, (capacity, now))
+            tokens = min(capacity, tokens + (now - updated) * rate) - 1.0
+            self._buckets[key] = (tokens, now)
+        delay = -tokens / rate if tokens < 0 else 0.0
+        if delay > 0:
+            self.sleep(delay)
+        return delay
+
+
 @dataclass(frozen=True, slots=True)
 class Failure:
     """A Web API call that did not succeed after its retries."""
@@ -90,10 +186,21 @@ class Failure:
     method: str
     error: str
     detail: str = ""
+    retry_after: float | None = None  # seconds Slack asked us to wait (429 Retry-After)
 
     def describe(self) -> str:
         extra = f" ({self.detail})" if self.detail else ""
         return f"`{self.method}` failed: `{self.error}`{extra}"
+
+
+def is_transient(failure: Failure) -> bool:
+    """True when the failure passes by itself: worth retrying later, not reporting now."""
+    return transient_error(failure.error)
+
+
+def transient_error(code: str) -> bool:
+    """`is_transient` for a bare error code."""
+    return code in TRANSIENT_ERRORS or code.startswith("http_5")
 
 
 def error_code(exc: Exception) -> str:
@@ -111,10 +218,15 @@ class SlackGateway:
     """Web API calls with Slack's rules applied (joins, name collisions, lookups)."""
 
     def __init__(
-        self, client: WebClient, *, on_failure: Callable[[str, str], None] | None = None
+        self,
+        client: WebClient,
+        *,
+        on_failure: Callable[[str, str], None] | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self.client = client
         self.on_failure = on_failure  # (method, error code) → metrics
+        self.pacer = pacer or Pacer()
         self._lock = threading.Lock()
         self._channel_ids: dict[str, tuple[float, str]] = {}
         self._group_members: dict[str, tuple[float, frozenset[str]]] = {}
@@ -129,6 +241,8 @@ class SlackGateway:
         Goes through the SDK's own method (`chat.postMessage` → `chat_postMessage`)
         so each argument is encoded the way that method expects.
         """
+        channel = kwargs.get("channel")
+        self.pacer.wait(method, channel if isinstance(channel, str) else None)
         return getattr(self.client, method.replace(".", "_"))(**_drop_none(kwargs))
 
     def try_call(self, method: str, **kwargs: Any) -> SlackResponse | Failure:
@@ -136,7 +250,7 @@ class SlackGateway:
         try:
             return self.call(method, **kwargs)
         except SlackApiError as exc:
-            failure = Failure(method, error_code(exc))
+            failure = Failure(method, error_code(exc), retry_after=_retry_after(exc))
         except OSError as exc:  # connection refused/reset after the retries
             failure = Failure(method, "connection_error", type(exc).__name__)
         log.warning("slack call failed", extra={"method": method, "error": failure.error})
@@ -356,6 +470,18 @@ class Person:
         )
         is_bot = bool(data.get("is_bot") or data.get("is_app_user"))
         return cls(str(data["id"]), str(name), bool(data.get("deleted")), is_bot)
+
+
+def _retry_after(exc: SlackApiError) -> float | None:
+    if exc.response.status_code != 429:
+        return None
+    headers = {k.lower(): v for k, v in (exc.response.headers or {}).items()}
+    value = headers.get("retry-after")
+    value = value[0] if isinstance(value, list | tuple) and value else value
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _drop_none(kwargs: dict[str, Any]) -> dict[str, Any]:

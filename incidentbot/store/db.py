@@ -10,17 +10,23 @@ starting together do not race each other.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, create_engine
 
+from incidentbot.domain.errors import ConnectionLost
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 MIGRATIONS = Path(__file__).with_name("migrations")
 _PG_MIGRATION_LOCK = 7_304_112_001  # any constant shared by every replica
 
@@ -79,11 +85,38 @@ def ping(engine: Engine) -> bool:
 
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
-    """A session that commits on success and rolls back on error."""
+    """A session that commits on success and rolls back on error.
+
+    A connection that died under the transaction becomes `ConnectionLost`, an
+    error the person is shown (nothing was saved; trying again is safe).
+    """
     with Session(engine, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()
+        except DBAPIError as error:
+            session.rollback()
+            if error.connection_invalidated:
+                raise ConnectionLost() from error
+            raise
         except BaseException:
             session.rollback()
             raise
+
+
+def transaction(engine: Engine, work: Callable[[Session], T]) -> T:
+    """Run `work` in one transaction; retried once if the connection dies under it.
+
+    A connection killed mid-transaction (a failover, `pg_terminate_backend`)
+    takes its uncommitted work with it, so nothing is half-written and `work`
+    can run again from the start on a fresh connection (the pool throws the
+    dead one away; `pool_pre_ping` checks the others). A second loss is raised
+    for the person to be told. `work` must only touch the database.
+    """
+    try:
+        with session_scope(engine) as session:
+            return work(session)
+    except ConnectionLost:
+        log.warning("database connection lost mid-transaction; retrying once")
+    with session_scope(engine) as session:
+        return work(session)

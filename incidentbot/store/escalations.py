@@ -36,11 +36,16 @@ def paths_used(session: Session, *, incident_id: int) -> set[str]:
     return set(session.exec(stmt).all())
 
 
-def cancel_pending_pages(session: Session, *, escalation_id: int) -> None:
+# Pages not sent yet: "retrying" ones wait in the Slack outbox for Slack to be back.
+UNSENT = ("pending", "retrying")
+
+
+def cancel_pending_pages(session: Session, *, escalation_id: int, note: str | None = None) -> None:
+    """Withdraw the pages not sent yet, saying why (the outbox then skips them)."""
     session.exec(  # type: ignore[call-overload]
         update(Page)
-        .where(Page.escalation_id == escalation_id, Page.status == "pending")
-        .values(status="cancelled")
+        .where(Page.escalation_id == escalation_id, col(Page.status).in_(UNSENT))
+        .values(status="cancelled", note=note)
     )
 
 
@@ -69,14 +74,32 @@ def finish_page(
     at: datetime,
     deliveries: list[dict[str, Any]],
     unreachable: list[dict[str, Any]],
+    note: str | None = None,
 ) -> None:
     """Record how sending went, unless the page was cancelled meanwhile (that stands)."""
     page = session.get(Page, page_id)
-    if page is None or page.status != "pending":
+    if page is None or page.status not in UNSENT:
         return
     page.status, page.deliveries, page.sent_at = status, deliveries, at
-    page.unreachable = unreachable
+    page.unreachable, page.note = unreachable, note
     session.add(page)
+
+
+def keep_for_retry(
+    session: Session, *, page_id: int, deliveries: list[dict[str, Any]], note: str
+) -> Page | None:
+    """Mark a page `retrying` (Slack did not take it), keeping whom it reached so far.
+
+    Returns the page when it just became `retrying` (the caller hands it to the
+    outbox); None when it already was, or was cancelled meanwhile.
+    """
+    page = session.get(Page, page_id)
+    if page is None or page.status not in UNSENT:
+        return None
+    became = page.status == "pending"
+    page.status, page.deliveries, page.claimed_at, page.note = "retrying", deliveries, None, note
+    session.add(page)
+    return page if became else None
 
 
 def orphaned_pages(
@@ -103,7 +126,7 @@ def open_pages(session: Session, *, limit: int) -> Sequence[tuple[Page, Escalati
             Page.escalation_id == Escalation.id,
             Page.incident_id == Incident.id,
             Escalation.state == "running",
-            col(Page.status).in_(("pending", "sent")),
+            col(Page.status).in_(("pending", "retrying", "sent")),
         )
         .order_by(col(Page.created_at).desc())
         .limit(limit)

@@ -124,7 +124,7 @@ class Timer(SQLModel, table=True):
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     created_at: datetime
     fired_at: datetime | None = None
-    outcome: str | None = Field(default=None, max_length=20)  # fired | cancelled | skipped
+    outcome: str | None = Field(default=None, max_length=20)  # fired|cancelled|skipped|failed
     claimed_by: str | None = Field(default=None, max_length=80)
 
     __table_args__ = (Index("ix_timer_pending", "fired_at", "due_at"),)
@@ -156,13 +156,16 @@ class Page(SQLModel, table=True):
     cycle: int
     level: int
     target: str = Field(max_length=200)  # as configured: U…, email, S…, schedule:<name>
-    status: str = Field(max_length=20)  # pending | sent | failed | cancelled
+    status: str = Field(max_length=20)  # pending | retrying | sent | failed | cancelled
     deliveries: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
     unreachable: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
     created_at: datetime
     claimed_at: datetime | None = None
     sent_at: datetime | None = None
     attempts: int = 0
+    # Why a page ended as it did when that is not obvious ("acknowledged before
+    # Slack could deliver it"); pages waiting for Slack have status "retrying".
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
     __table_args__ = (
         UniqueConstraint("escalation_id", "cycle", "level", "target", name="uq_page_step_target"),
@@ -201,6 +204,93 @@ class StatusUpdate(SQLModel, table=True):
     posted_by: str = Field(max_length=32)
     posted_at: datetime
     source_key: str | None = Field(default=None, max_length=200, unique=True)
+
+
+class SlackOutbox(SQLModel, table=True):
+    """A Slack step that Slack could not take yet: retried until it can, oldest first.
+
+    Rows are written when a call fails for a reason that passes (an outage, a
+    rate limit, a 5xx) and carried out by `incidentbot.delivery.Outbox`. A row
+    is taken by one process at a time (`claimed_by`/`claimed_at` is a lease), so
+    replicas never deliver it twice; it survives restarts because it is a row.
+    `created_at` is when the step was first wanted, so lateness can be told.
+    """
+
+    __tablename__ = "slack_outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=40)  # page | setup | refresh | post | call
+    incident_id: int | None = Field(default=None, foreign_key="incident.id", index=True)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    status: str = Field(max_length=20)  # pending | delivered | skipped | failed
+    created_at: datetime
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=200)
+    last_attempt_at: datetime | None = None
+    claimed_by: str | None = Field(default=None, max_length=80)
+    claimed_at: datetime | None = None
+    finished_at: datetime | None = None
+    note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    reported: bool = False  # lateness told to the channel and the declarer
+
+    __table_args__ = (Index("ix_slack_outbox_status", "status", "id"),)
+
+
+class ProviderEvent(SQLModel, table=True):
+    """One event for PagerDuty or Opsgenie (trigger, acknowledge, resolve): an outbox row.
+
+    Written in the same transaction as the change that causes it (a level paged,
+    an acknowledgement, a resolution), then delivered by whichever process
+    claims it first (`claimed_at`), retried with back-off until `sent` or
+    `failed`. Events of one `dedup_key` are delivered in `id` order, so an
+    acknowledge never overtakes its trigger. Secrets are never stored here;
+    the routing key or API key is added from the configuration when sending.
+    """
+
+    __tablename__ = "provider_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    page_id: int | None = Field(default=None, foreign_key="page.id")
+    target: str = Field(max_length=200)  # pagerduty:<service> | opsgenie:<team>
+    action: str = Field(max_length=20)  # trigger | acknowledge | resolve
+    dedup_key: str = Field(max_length=255, index=True)  # PagerDuty dedup_key, Opsgenie alias
+    event_key: str = Field(max_length=300, unique=True)  # makes recording idempotent
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    status: str = Field(max_length=20)  # pending | sent | failed
+    attempts: int = 0
+    next_attempt_at: datetime
+    claimed_at: datetime | None = None
+    sent_at: datetime | None = None
+    last_error: str | None = Field(default=None, max_length=500)
+    created_at: datetime
+
+    __table_args__ = (Index("ix_provider_event_due", "status", "next_attempt_at"),)
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """A webhook received from PagerDuty or Opsgenie, stored before it is answered.
+
+    The unique (provider, delivery_key) drops repeated deliveries (PagerDuty's
+    `X-Webhook-Id`); the row is processed after the answer, by whichever
+    process claims it, so an answered webhook is never lost.
+    """
+
+    __tablename__ = "webhook_delivery"
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider: str = Field(max_length=20)
+    delivery_key: str = Field(max_length=200)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    received_at: datetime
+    claimed_at: datetime | None = None
+    processed_at: datetime | None = None
+    outcome: str | None = Field(default=None, max_length=200)
+
+    __table_args__ = (
+        UniqueConstraint("provider", "delivery_key", name="uq_webhook_delivery"),
+        Index("ix_webhook_delivery_pending", "processed_at", "claimed_at"),
+    )
 
 
 class PersonName(SQLModel, table=True):

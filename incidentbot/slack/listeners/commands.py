@@ -21,7 +21,8 @@ from slack_sdk import WebClient
 from incidentbot.domain import commands
 from incidentbot.domain.commands import Command, CommandError
 from incidentbot.domain.errors import NotAnIncidentChannel
-from incidentbot.slack import blocks, timeline_blocks
+from incidentbot.domain.text import escape, truncate
+from incidentbot.slack import blocks, escalation_blocks, timeline_blocks
 from incidentbot.slack.listeners.context import Services, problems_text
 from incidentbot.slack.listeners.errors import guarded, lazy_listener
 from incidentbot.slack.listeners.escalation import escalate_or_pick
@@ -280,6 +281,18 @@ def stats(services: Services, call: Invocation) -> None:
     _reply(call, text, stats_blocks)
 
 
+def oncall(services: Services, call: Invocation) -> None:
+    name = call.command.text
+    if name and services.config.schedule(name) is None:
+        known = ", ".join(f"`{s}`" for s in services.config.schedules) or "none configured"
+        shown = escape(truncate(name, 40))
+        raise CommandError(
+            f"Unknown schedule `{shown}`. Schedules: {known}.", commands.usage("oncall")
+        )
+    now = services.incidents.clock()
+    _reply(call, escalation_blocks.oncall_text(services.config, now, name or None))
+
+
 def _n(call: Invocation) -> int:
     assert call.number is not None
     return call.number
@@ -305,4 +318,5 @@ HANDLERS: dict[str, Handler] = {
     "stats": stats,
     "escalate": escalate,
     "ack": ack,
+    "oncall": oncall,
 }

@@ -2,7 +2,7 @@
 stored as typed (un-escaped once, broadcast mentions as plain words).
 
 Revision ID: 0007
-Revises: 0003
+Revises: 0006
 Create Date: 2026-11-30 18:30:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from incidentbot.domain.text import from_slack
 
 revision = "0007"
-down_revision = "0003"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
