@@ -70,6 +70,7 @@ from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDic
 from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError
 
+from incidentbot.alerts.config import AlertsConfig
 from incidentbot.config_types import (
     EMAIL_RE,
     FROM_KEY,
@@ -99,6 +100,7 @@ from incidentbot.config_types import (
     unknown,
 )
 from incidentbot.durations import parse_duration
+from incidentbot.providers.config import OpsgenieConfig, PagerDutyConfig
 
 __all__ = [
     "BUILTIN_ROLES",
@@ -535,7 +537,9 @@ def _as_reaction(value: object) -> str:
 
 
 # Escalation target prefixes and the kind of declared name each refers to.
-TARGET_PREFIXES: Mapping[str, str] = MappingProxyType({"schedule": "schedule"})
+TARGET_PREFIXES: Mapping[str, str] = MappingProxyType(
+    {"schedule": "schedule", "pagerduty": "PagerDuty service", "opsgenie": "Opsgenie team"}
+)
 
 
 def _as_target(value: object) -> str:
@@ -547,9 +551,11 @@ def _as_target(value: object) -> str:
         return f"{prefix.lower()}:{name.strip().lower()}"
     if USER_ID_RE.fullmatch(value) or GROUP_ID_RE.fullmatch(value) or EMAIL_RE.fullmatch(value):
         return value
-    prefixes = " or ".join(f'"{prefix}:<name>"' for prefix in TARGET_PREFIXES)
+    shown = {"pagerduty": "service", "opsgenie": "team"}
+    *others, last = [f'"{p}:<{shown.get(p, "name")}>"' for p in TARGET_PREFIXES]
+    prefixes = ", ".join(others) + f" or {last}"
     raise ValueError(
-        f'expected a user ID ("U…"), a user group ID ("S…"), an email or {prefixes}, '
+        f'expected a user ID ("U…"), a user group ID ("S…"), an email, {prefixes}, '
         f"got {show(value)}"
     )
 
@@ -725,6 +731,8 @@ class Config(Section):
             "escalation path": ("escalation",),
             "schedule": ("schedules",),
             "severity": ("severities",),
+            "PagerDuty service": ("pagerduty", "services"),
+            "Opsgenie team": ("opsgenie", "teams"),
         }
     )
 
@@ -748,6 +756,9 @@ class Config(Section):
     )
     permissions: Permissions = Permissions()
     timeline: TimelineConfig = TimelineConfig()
+    pagerduty: PagerDutyConfig | None = None  # PRODUCT.md §10
+    opsgenie: OpsgenieConfig | None = None
+    alerts: AlertsConfig = AlertsConfig()  # PRODUCT.md §9
 
     _source: str = PrivateAttr(default=DEFAULTS_SOURCE)
 

@@ -15,6 +15,9 @@ from slack_bolt import App
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.engine import Engine
 
+from incidentbot.alerts.delivery import AlertDelivery
+from incidentbot.alerts.endpoint import AlertsEndpoint
+from incidentbot.alerts.service import AlertService
 from incidentbot.clock import Clock, utcnow
 from incidentbot.config import Config, Settings
 from incidentbot.consequences import Consequences
@@ -26,6 +29,8 @@ from incidentbot.services.deps import Deps
 from incidentbot.services.escalation import EscalationService
 from incidentbot.services.home import HomeService
 from incidentbot.services.incidents import IncidentService
+from incidentbot.services.provider_webhooks import ProviderWebhooks
+from incidentbot.services.providers import ProviderService
 from incidentbot.services.reports import ReportService
 from incidentbot.services.timeline import TimelineService
 from incidentbot.services.updates import UpdateService
@@ -58,6 +63,8 @@ class Runtime:
     outbox: Outbox
     executor: TrackingExecutor
     work: TrackingExecutor
+    providers: ProviderService | None = None
+    webhooks: ProviderWebhooks | None = None
     web: WebApp = field(init=False)
     _server: Any = field(default=None, repr=False)
 
@@ -97,6 +104,22 @@ class Runtime:
                 coalesce=True,
                 max_instances=1,
             )
+            if self.providers is not None and self.webhooks is not None:
+                # PagerDuty/Opsgenie events due (retries, or left by a killed process),
+                # and webhooks answered but not yet acted on.
+                for job, seconds in (
+                    (self.providers.deliver_due, 1),
+                    (self.webhooks.process_pending, 5),
+                ):
+                    self.scheduler.add_job(
+                        job,
+                        "interval",
+                        seconds=seconds,
+                        id=f"providers-{job.__name__}",
+                        replace_existing=True,
+                        coalesce=True,
+                        max_instances=1,
+                    )
             self.scheduler.start()
             self.outbox.start()
             log.info("scheduler started", extra={"pending_timers": armed})
@@ -177,8 +200,13 @@ def build(
     incidents = IncidentService(deps)
     # Consequences of one event run in the order their services subscribe here:
     # on resolve, escalations are called off before the closing update is posted.
-    escalations = EscalationService(deps, incidents=incidents)
+    providers = ProviderService(deps)  # PagerDuty and Opsgenie (PRODUCT.md §10)
+    escalations = EscalationService(deps, incidents=incidents, providers=providers)
     updates = UpdateService(deps, incidents=incidents)
+    alerts = AlertService(deps)
+    alert_delivery = AlertDelivery(
+        deps, service=alerts, incidents=incidents, escalations=escalations
+    )
     services = Services(
         config=config,
         slack=gateway,
@@ -191,6 +219,8 @@ def build(
         reports=ReportService(deps, incidents=incidents),
         work=TrackingExecutor(WORK_THREADS, name="work"),
         gate=AckGate(),
+        alerts=alerts,
+        alert_delivery=alert_delivery,
         clock=clock,
     )
     executor = TrackingExecutor(LISTENER_THREADS, name="listener")
@@ -209,9 +239,28 @@ def build(
     runtime = Runtime(
         settings, config, engine, services, bolt, scheduler, timers, outbox, executor, services.work
     )
-    runtime.web = WebApp(
-        None if settings.socket_mode else bolt, runtime.health, metrics, gate=services.gate
+    runtime.providers = providers
+    runtime.webhooks = ProviderWebhooks(
+        engine=engine,
+        config=config,
+        escalations=escalations,
+        clock=clock,
+        submit=services.work.submit,
     )
+
+    def webhooks(provider: str, raw: bytes, headers: Any) -> tuple[int, dict[str, Any]]:
+        answer = runtime.webhooks.receive(provider, raw, headers)  # type: ignore[union-attr]
+        return answer.status, answer.body
+
+    runtime.web = WebApp(
+        None if settings.socket_mode else bolt,
+        runtime.health,
+        metrics,
+        gate=services.gate,
+        alerts=AlertsEndpoint(alerts, config.alerts),
+        webhooks=webhooks,
+    )
+    metrics.watch_open_alert_groups(alerts.open_counts)
     return runtime
 
 

@@ -1,5 +1,5 @@
-"""The HTTP server: `POST /slack/events` (HTTP mode), `GET /healthz` and `GET /metrics`
-(both modes).
+"""The HTTP server: `POST /slack/events` (HTTP mode), `GET /healthz`, `GET /metrics`,
+`POST /webhooks/pagerduty|opsgenie` and `POST /alerts/<source>` (both modes).
 
 Served by waitress, a production WSGI server with a thread pool: Bolt's sync
 `App` runs each request on its own thread, so one slow request never holds up
@@ -15,7 +15,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from slack_bolt import App
@@ -24,12 +24,19 @@ from waitress import wasyncore
 from waitress.channel import HTTPChannel
 from waitress.server import create_server
 
+from incidentbot.alerts.endpoint import PREFIX as ALERTS_PREFIX
+from incidentbot.alerts.endpoint import AlertsEndpoint
 from incidentbot.metrics import CONTENT_TYPE, Metrics
 from incidentbot.workers import AckGate
 
 log = logging.getLogger(__name__)
 
 Health = Callable[[], tuple[bool, dict[str, Any]]]
+# (provider, raw body, lower-cased headers) -> (HTTP status, JSON body)
+Webhooks = Callable[[str, bytes, Mapping[str, str]], tuple[int, dict[str, Any]]]
+WEBHOOK_PATHS = {"/webhooks/pagerduty": "pagerduty", "/webhooks/opsgenie": "opsgenie"}
+MAX_WEBHOOK_BYTES = 1024 * 1024
+_REASONS = {202: "Accepted", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found"}
 StartResponse = Callable[..., Any]
 
 
@@ -37,12 +44,21 @@ class WebApp:
     """A tiny WSGI router in front of Bolt's WSGI adapter."""
 
     def __init__(
-        self, bolt: App | None, health: Health, metrics: Metrics, *, gate: AckGate | None = None
+        self,
+        bolt: App | None,
+        health: Health,
+        metrics: Metrics,
+        *,
+        gate: AckGate | None = None,
+        alerts: AlertsEndpoint | None = None,
+        webhooks: Webhooks | None = None,
     ) -> None:
+        self.webhooks = webhooks
         self.slack = SlackRequestHandler(bolt, path="/slack/events") if bolt else None
         self.health = health
         self.metrics = metrics
         self.gate = gate or AckGate()
+        self.alerts = alerts
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
@@ -63,6 +79,13 @@ class WebApp:
                     body = self.slack(environ, capture)
                 status = captured[0] if captured else "200 OK"
                 return body
+            if path.startswith(ALERTS_PREFIX) and self.alerts is not None:
+                answer = self.alerts.handle(environ)
+                status = answer.status
+                return _send(start_response, status, answer.body)
+            if path in WEBHOOK_PATHS and self.webhooks is not None:
+                status, reply = self._webhook(WEBHOOK_PATHS[path], method, environ)
+                return _send(start_response, status, reply)
             if path == "/healthz" and method in ("GET", "HEAD"):
                 ok, details = self.health()
                 status = "200 OK" if ok else "503 Service Unavailable"
@@ -78,6 +101,9 @@ class WebApp:
             elapsed = time.perf_counter() - started
             code = status.split(" ")[0]
             known = path if path in ("/slack/events", "/healthz", "/metrics") else "other"
+            known = path if path in WEBHOOK_PATHS else known
+            if path.startswith(ALERTS_PREFIX):
+                known = "/alerts"  # one label for every source: names are config, not metrics
             self.metrics.requests.labels(known, code).observe(elapsed)
             # One line per request; bodies and headers (tokens, signatures) are never logged.
             log.info(
@@ -89,6 +115,28 @@ class WebApp:
                     "ms": round(elapsed * 1000, 2),
                 },
             )
+
+    def _webhook(
+        self, provider: str, method: str, environ: dict[str, Any]
+    ) -> tuple[str, dict[str, Any]]:
+        """Hand a provider's webhook to the service: raw body (signatures cover it) + headers."""
+        assert self.webhooks is not None
+        if method != "POST":
+            return "405 Method Not Allowed", {"error": "use POST"}
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or length > MAX_WEBHOOK_BYTES:
+            return "413 Payload Too Large", {"error": "body missing or over 1 MiB"}
+        raw = environ["wsgi.input"].read(length) if length else b""
+        headers = {
+            key[5:].replace("_", "-").lower(): str(value)
+            for key, value in environ.items()
+            if key.startswith("HTTP_")
+        }
+        code, reply = self.webhooks(provider, raw, headers)
+        return f"{code} {_REASONS.get(code, 'OK')}", reply
 
 
 def _send(start_response: StartResponse, status: str, payload: dict[str, Any]) -> list[bytes]:

@@ -543,7 +543,10 @@ NAME = (
     "(at most 30, starting with a letter or digit)"
 )
 CHANNEL = 'expected a channel ID like "C0123ABCD" or a lowercase "#name"'
-TARGET = 'expected a user ID ("U…"), a user group ID ("S…"), an email or "schedule:<name>"'
+TARGET = (
+    'expected a user ID ("U…"), a user group ID ("S…"), an email, "schedule:<name>", '
+    '"pagerduty:<service>" or "opsgenie:<team>"'
+)
 PLACEHOLDERS = "(allowed: {number}, {slug}, {severity}, {date})"
 ACTIONS = (
     "(valid: escalate, ic, postmortem, reopen, resolve, role, scribe, severity, status, "

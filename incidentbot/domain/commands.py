@@ -75,6 +75,19 @@ SPECS: dict[str, Spec] = {
         "page an escalation path (no path: the next level now, or pick a path)",
     ),
     "ack": Spec("ack", "/incident ack", "acknowledge the page: stops the running escalation"),
+    "alerts": Spec(
+        "alerts [report [days]]",
+        "/incident alerts report 7",
+        "firing alert groups (in an incident channel: the linked ones); "
+        f"`report`: signal to noise per route (default {DEFAULT_DAYS} days)",
+        in_incident=False,
+    ),
+    "oncall": Spec(
+        "oncall [schedule]",
+        "/incident oncall backend-oncall",
+        "who is on call now and next (every schedule and escalation path, or one schedule)",
+        in_incident=False,
+    ),
 }
 
 ALIASES = {"sev": "severity", "commander": "ic"}
@@ -234,7 +247,19 @@ def _stats(name: str, rest: str, vocab: Vocabulary, actor_id: str) -> Command:
     return Command(name, extra={"days": str(int(days))})
 
 
+def _alerts(name: str, rest: str, vocab: Vocabulary, actor_id: str) -> Command:
+    if not rest:
+        return Command(name)
+    word, _, days = rest.partition(" ")
+    if word.lower() != "report":
+        shown = escape(truncate(word, 40))
+        raise CommandError(f"Unknown option `{shown}`: only `report` is known.", usage(name))
+    parsed = _stats(name, days.strip(), vocab, actor_id)
+    return Command(name, extra={"report": "1", **parsed.extra})
+
+
 _PARSERS = {
+    "alerts": _alerts,
     "declare": _declare,
     "severity": _severity,
     "status": _status,
@@ -247,6 +272,7 @@ _PARSERS = {
     "followup": _followup,
     "stats": _stats,
     "escalate": _path,
+    "oncall": _path,  # the schedule name is checked against the configuration
 }
 
 

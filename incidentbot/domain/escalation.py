@@ -41,12 +41,19 @@ def describe_step(path: EscalationPath, step: Step) -> str:
 
 # -- targets --------------------------------------------------------------------------
 SCHEDULE_PREFIX = "schedule:"
+PROVIDER_KINDS = ("pagerduty", "opsgenie")  # `pagerduty:<service>`, `opsgenie:<team>`
+# How each provider is named to people; also who "acknowledged" an escalation acked there.
+PROVIDER_NAMES = {"pagerduty": "PagerDuty", "opsgenie": "Opsgenie"}
 
 
 def target_kind(target: str) -> str:
-    """`user`, `email`, `group` or `schedule` (config validation guarantees one fits)."""
+    """`user`, `email`, `group`, `schedule`, `pagerduty` or `opsgenie`
+    (config validation guarantees one fits)."""
     if target.startswith(SCHEDULE_PREFIX):
         return "schedule"
+    prefix, sep, _ = target.partition(":")
+    if sep and prefix in PROVIDER_KINDS:
+        return prefix
     if "@" in target:
         return "email"
     if target.startswith("S"):
@@ -58,6 +65,22 @@ def on_call(target: str, schedules: Mapping[str, Schedule], at: datetime) -> str
     """For `schedule:<name>`, who is on call at `at` (a user ID or email)."""
     schedule = schedules.get(target[len(SCHEDULE_PREFIX) :].lower())
     return schedule.on_call(at) if schedule else None
+
+
+@dataclass(frozen=True, slots=True)
+class Shift:
+    """Who holds a schedule now and until when, and who takes over then."""
+
+    schedule: str
+    now: str
+    until: datetime
+    next: str
+
+
+def shift(schedule: Schedule, at: datetime) -> Shift:
+    index = (at - schedule.start) // schedule.rotation
+    until = schedule.start + (index + 1) * schedule.rotation
+    return Shift(schedule.name, schedule.on_call(at), until, schedule.on_call(until))
 
 
 def preview(path: EscalationPath, schedules: Mapping[str, Schedule], at: datetime) -> list[str]:
@@ -84,4 +107,17 @@ def _plain(target: str | None) -> str:
         return f"<@{target}>"  # a user mention in a modal notifies nobody
     if kind == "group":
         return f"group {target}"
+    if kind in PROVIDER_KINDS:
+        return provider_label(target)
     return target
+
+
+def is_provider(target: str) -> bool:
+    """Whether `target` is paged through PagerDuty or Opsgenie rather than by Slack DM."""
+    return target_kind(target) in PROVIDER_KINDS
+
+
+def provider_label(target: str) -> str:
+    """`PagerDuty service payments` / `Opsgenie team dba`."""
+    kind, _, name = target.partition(":")
+    return f"PagerDuty service `{name}`" if kind == "pagerduty" else f"Opsgenie team `{name}`"

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from incidentbot.domain.escalation import PROVIDER_NAMES
 from incidentbot.domain.incident import label, role_label
 from incidentbot.durations import format_duration
 
@@ -151,6 +152,11 @@ def markdown_block(text: str) -> str:
 
 def _who(user_id: str | None) -> str:
     return f"@{user_id}" if user_id else "incidentbot"
+
+
+def _acker(by: str | None) -> str:
+    """`by @U123`, or `in PagerDuty` for an acknowledgement made there."""
+    return f"in {PROVIDER_NAMES[by]}" if by in PROVIDER_NAMES else f"by {_who(by)}"
 
 
 def _time(at: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S", missing: str = "—") -> str:
@@ -293,7 +299,7 @@ def _escalations(s: PostmortemData) -> list[str]:
         return [*lines, "_Nobody was paged through an escalation path._"]
     for e in s.escalations:
         acked = (
-            f"; acknowledged by {_who(e.acknowledged_by)} at {_time(e.acknowledged_at)} "
+            f"; acknowledged {_acker(e.acknowledged_by)} at {_time(e.acknowledged_at)} "
             f"(after {_since(e.started_at, e.acknowledged_at)})"
             if e.acknowledged_by
             else ""

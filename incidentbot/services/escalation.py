@@ -43,10 +43,11 @@ from incidentbot.domain.errors import InvalidChange, NotFound
 from incidentbot.domain.escalation import Step
 from incidentbot.domain.outcome import Outcome
 from incidentbot.domain.snapshot import IncidentSnapshot
-from incidentbot.domain.text import escape
+from incidentbot.domain.text import escape, escaped_within
 from incidentbot.scheduler import AfterCommit
 from incidentbot.services.deps import Deps
 from incidentbot.services.incidents import IncidentService
+from incidentbot.services.providers import TOOL_NAMES, ProviderService
 from incidentbot.slack import blocks, escalation_blocks
 from incidentbot.slack.gateway import Failure, transient_error
 from incidentbot.store import escalations, repo
@@ -83,7 +84,14 @@ class StepPlan:
 
 
 class EscalationService:
-    def __init__(self, deps: Deps, *, incidents: IncidentService) -> None:
+    def __init__(
+        self,
+        deps: Deps,
+        *,
+        incidents: IncidentService,
+        providers: ProviderService | None = None,
+    ) -> None:
+        self.providers = providers  # PagerDuty/Opsgenie targets (PRODUCT.md §10)
         self.engine = deps.engine
         self.config = deps.config
         self.slack = deps.slack
@@ -198,7 +206,14 @@ class EscalationService:
                 session.add(row)
             names = ", ".join(f"`{e.path}`" for e in targets)
             self._entry(session, number, "ack", actor, now, f"Acknowledged {names}")
+            if self.providers is not None:  # PagerDuty/Opsgenie acknowledge, same transaction
+                by = f"Slack user {actor}"
+                self.providers.record_followups(
+                    session, number=number, action="acknowledge", by=by, escalation_ids=ids
+                )
         self.metrics.acks.inc(len(targets))
+        if self.providers is not None:
+            self.providers.deliver_for_incident(number)
         snapshot = self.incidents.get(number)
         if snapshot.channel_id:
             self.slack.invite(snapshot.channel_id, [actor])
@@ -214,6 +229,112 @@ class EscalationService:
         self._close_dms(ids, snapshot, note)
         return Outcome(snapshot, tuple(e.path for e in targets))  # the paths acknowledged
 
+    def acknowledge_external(
+        self, number: int, *, tool: str, who: str, key: str, delivery: str
+    ) -> str:
+        """An acknowledgement made in PagerDuty or Opsgenie (`tool`) by `who`.
+
+        Stops every running escalation, records MTTA, acknowledges the other
+        providers paged (not `key`, which is where it came from) and tells
+        the channel. Idempotent per `delivery`; returns what happened.
+        """
+        now, name = self.clock(), TOOL_NAMES[tool]
+        shown = escaped_within(who, 100)  # the provider's text: literal, never a mention
+        with session_scope(self.engine) as session:
+            row = repo.get_incident(session, number=number, lock=True)
+            if row is None or row.resolved_at is not None:
+                return "incident resolved"
+            running = escalations.running(session, incident_id=number)
+            stopped = bool(running) or row.acknowledged_at is None
+            names = ", ".join(f"`{e.path}`" for e in running)
+            text = f"Acknowledged in {name} by {shown}" + (f" ({names})" if names else "")
+            entry = repo.add_entry(
+                session,
+                incident_id=number,
+                kind="ack",
+                actor="",
+                at=now,
+                text=text,
+                source=tool,
+                dedup_key=f"webhook:{delivery}",
+            )
+            if entry is None:
+                return "duplicate"
+            for esc in running:
+                esc.acknowledged_by, esc.acknowledged_at = tool, now
+            note = f"acknowledged in {name} before Slack could deliver it"
+            ids = self._call_off(session, running, "acknowledged", now, note=note)
+            if row.acknowledged_at is None:
+                row.acknowledged_at = now  # the MTTA milestone counts provider acks too
+                session.add(row)
+            if self.providers is not None:
+                self.providers.record_followups(
+                    session,
+                    number=number,
+                    action="acknowledge",
+                    by=f"{who} in {name}",
+                    escalation_ids=ids,
+                    skip_key=key,
+                )
+        if self.providers is not None:
+            self.providers.deliver_for_incident(number)
+        if not stopped:
+            return "already acknowledged"  # e.g. the echo of our own acknowledge
+        self.metrics.acks.inc(len(running))
+        snapshot = self.incidents.get(number)
+        stop = f" ({names}). Escalation stopped." if names else "."
+        if snapshot.channel_id:
+            notice = f":white_check_mark: {shown} acknowledged in {name}{stop}"
+            self.outbox.post(
+                snapshot.channel_id,
+                text=notice,
+                blocks=blocks.notice(notice)[1],
+                incident_id=number,
+                label=f"the {name} acknowledgement notice",
+            )
+        if ids:
+            note = f":white_check_mark: Acknowledged in {name} by {shown} {blocks.when(now)}."
+            self._close_dms(ids, snapshot, note)
+        return "acknowledged"
+
+    def resolved_externally(
+        self, number: int, *, tool: str, who: str, url: str | None, delivery: str
+    ) -> str:
+        """A resolution in PagerDuty/Opsgenie: announced, never resolves the incident."""
+        name, shown = TOOL_NAMES[tool], escaped_within(who, 100)
+        with session_scope(self.engine) as session:
+            row = repo.get_incident(session, number=number)
+            if row is None or row.resolved_at is not None:
+                return "incident resolved"  # the echo of our own resolve
+            text = f"The {name} alert was resolved by {shown}"
+            entry = repo.add_entry(
+                session,
+                incident_id=number,
+                kind="provider",
+                actor="",
+                at=self.clock(),
+                text=text,
+                source=tool,
+                dedup_key=f"webhook:{delivery}",
+            )
+            channel = row.channel_id
+        if entry is None:
+            return "duplicate"
+        if channel:
+            link = f" (<{url}|open in {name}>)" if url else ""
+            notice = (
+                f":information_source: {text}{link}. The incident stays open here: "
+                "`/incident resolve` when it is over."
+            )
+            self.outbox.post(
+                channel,
+                text=notice,
+                blocks=blocks.notice(notice)[1],
+                incident_id=number,
+                label=f"the {name} resolution notice",
+            )
+        return "announced"
+
     def _ack_targets(
         self, session: Session, number: int, escalation_id: int | None, incident: IncidentSnapshot
     ) -> list[Escalation]:
@@ -228,7 +349,9 @@ class EscalationService:
         if esc is None or esc.incident_id != number:
             raise NotFound("That page no longer exists.")
         if esc.state == "acknowledged":
-            raise InvalidChange(f"Already acknowledged by <@{esc.acknowledged_by}>.")
+            by = esc.acknowledged_by or ""
+            who = f"someone in {TOOL_NAMES[by]}" if by in TOOL_NAMES else f"<@{by}>"
+            raise InvalidChange(f"Already acknowledged by {who}.")
         if esc.state != "running":
             raise InvalidChange(f"This escalation is over ({esc.state}); nothing to acknowledge.")
         return [esc]
@@ -310,7 +433,9 @@ class EscalationService:
         esc.next_at = now + level.timeout
         session.add(esc)
         pages = []
-        for target in dict.fromkeys(level.targets):
+        # Slack DMs first: a slow provider must not hold up the people paged directly
+        # (provider events are retried by their own outbox anyway).
+        for target in sorted(dict.fromkeys(level.targets), key=steps.is_provider):
             page = Page(
                 escalation_id=int(esc.id or 0),
                 incident_id=esc.incident_id,
@@ -323,6 +448,9 @@ class EscalationService:
             session.add(page)
             session.flush()
             pages.append((int(page.id or 0), target))
+            if self.providers is not None and steps.is_provider(target):
+                label = steps.describe_step(path, step).replace("`", "")
+                self.providers.record_trigger(session, incident=incident, page=page, step=label)
         self.timers.schedule(
             session,
             kind=TIMER_KIND,
@@ -434,7 +562,35 @@ class EscalationService:
                 session, page_id=page_id, now=now, lease_cutoff=now - PAGE_LEASE
             ):
                 return None  # sent, withdrawn, or being sent by another process
+        if steps.is_provider(target):
+            return self._send_provider_page(plan, page_id, target, delivery)
         return self._page(plan, page_id, target, delivery, already=[])
+
+    def _send_provider_page(
+        self, plan: StepPlan, page_id: int, target: str, delivery: Delivery
+    ) -> bool:
+        """Send a provider target's trigger now (first attempt; the provider outbox retries).
+
+        The page counts as handed over (`sent`) unless the provider refused it:
+        from here the `provider_event` row carries it, and a final failure
+        marks the page `failed`. Whether the escalation still runs.
+        """
+        result = self.providers.deliver_for_page(page_id) if self.providers else None
+        if result is None or result.kind == "sent":
+            # None: another process is sending it or it was settled already.
+            delivery.reached.append(target)
+        elif result.kind == "retry":
+            detail = escaped_within(result.detail, 200)  # the provider's words: shown literally
+            delivery.unreachable.append((target, f"{detail}; retrying"))
+        else:
+            delivery.unreachable.append((target, escaped_within(result.detail, 200)))
+        with session_scope(self.engine) as session:
+            page = session.get(Page, page_id)
+            if page is not None and page.status == "pending":
+                page.status, page.sent_at = "sent", self.clock()
+                session.add(page)
+            esc = session.get(Escalation, plan.escalation_id)
+            return esc is not None and esc.state == "running"
 
     def _page(
         self,
@@ -590,6 +746,10 @@ class EscalationService:
             )
             esc = session.get(Escalation, plan.escalation_id)
             return esc is not None and esc.state == "running"
+
+    def resolve_target(self, target: str) -> tuple[list[str], list[tuple[str, str]]]:
+        """The user IDs behind a configured target (alert pages use it too)."""
+        return self._resolve(target)
 
     def _resolve(self, target: str) -> tuple[list[str], list[tuple[str, str]]]:
         """The user IDs behind a configured target, and what could not be resolved."""

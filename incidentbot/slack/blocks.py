@@ -5,6 +5,10 @@ User text (titles, descriptions, notes, summaries) is always escaped and put in
 trigger a mention. Every builder keeps within Slack's limits: 3,000 characters a
 section, 150 a header, 24 a modal title, 75 an option description, 50 blocks a
 message, 100 options a select.
+
+The primitives (section, button, modal…) are slack_sdk's Block Kit models
+(`slack_sdk.models.blocks`, `slack_sdk.models.views`) serialised to the dicts
+Slack receives; the other builder modules compose them.
 """
 
 from __future__ import annotations
@@ -12,6 +16,25 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    ButtonElement,
+    CheckboxesElement,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    InputBlock,
+    MarkdownTextObject,
+    Option,
+    OverflowMenuElement,
+    PlainTextInputElement,
+    PlainTextObject,
+    SectionBlock,
+    StaticSelectElement,
+    UserSelectElement,
+)
+from slack_sdk.models.views import View
 
 from incidentbot.config import Config
 from incidentbot.domain.incident import role_label
@@ -25,42 +48,117 @@ SECTION_LIMIT = 3000
 HEADER_LIMIT = 150
 MAX_BLOCKS = 50
 MESSAGE_CHARS = 12_000
+BUTTON_TEXT_LIMIT = 75
+OPTION_TEXT_LIMIT = 75
+MODAL_TEXT_LIMIT = 24  # a modal's title, submit and close labels
+LABEL_LIMIT = 2000  # an input's label and hint
+MAX_OPTIONS = 100
 
 SEVERITY_EMOJI = {0: ":red_circle:", 1: ":large_orange_circle:", 2: ":large_yellow_circle:"}
 
 
 # -- primitives -------------------------------------------------------------------
+# Built on slack_sdk's Block Kit models, which check Slack's own limits as they
+# serialise: our truncation keeps every payload within them, and a builder that
+# ever overstepped would fail here, in the bot, not as `invalid_blocks` from Slack.
+# Each primitive returns the dict Slack receives, so builders compose plain data.
+def _plain_text(text: str, limit: int = SECTION_LIMIT) -> PlainTextObject:
+    return PlainTextObject(text=escaped_within(text, limit) or " ", emoji=True)
+
+
+def _markdown(text: str) -> MarkdownTextObject:
+    return MarkdownTextObject(text=truncate(text, SECTION_LIMIT))
+
+
+def _label(text: str, limit: int) -> PlainTextObject:
+    """Plain text the caller made safe: our own wording (a button, a title), or
+    user text it already escaped."""
+    return PlainTextObject(text=truncate(text, limit))
+
+
 def plain(text: str, limit: int = SECTION_LIMIT) -> dict[str, Any]:
     """A plain_text object: shown literally (emoji codes still render)."""
-    return {"type": "plain_text", "text": escaped_within(text, limit) or " ", "emoji": True}
+    return _plain_text(text, limit).to_dict()
 
 
 def mrkdwn(text: str) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": truncate(text, SECTION_LIMIT)}
+    return _markdown(text).to_dict()
 
 
 def header(text: str) -> dict[str, Any]:
-    return {"type": "header", "text": plain(one_line(text), HEADER_LIMIT)}
+    return HeaderBlock(text=_plain_text(one_line(text), HEADER_LIMIT)).to_dict()
 
 
 def section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": mrkdwn(text)}
+    return SectionBlock(text=_markdown(text)).to_dict()
+
+
+def plain_section(text: str) -> dict[str, Any]:
+    """A section of user text shown as typed (no formatting, no mentions)."""
+    return SectionBlock(text=_plain_text(text)).to_dict()
+
+
+def fields(*texts: str) -> dict[str, Any]:
+    """A section of side-by-side mrkdwn fields (at most 10)."""
+    return SectionBlock(fields=[_markdown(t) for t in texts[:10]]).to_dict()
 
 
 def context(*texts: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [mrkdwn(t) for t in texts]}
+    return ContextBlock(elements=[_markdown(t) for t in texts]).to_dict()
+
+
+def divider() -> dict[str, Any]:
+    return DividerBlock().to_dict()
 
 
 def button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "type": "button",
-        "text": {"type": "plain_text", "text": text},
-        "action_id": action_id,
-        "value": value,
-    }
-    if style:
-        out["style"] = style
-    return out
+    return ButtonElement(
+        text=_label(text, BUTTON_TEXT_LIMIT), action_id=action_id, value=value, style=style
+    ).to_dict()
+
+
+def actions(*elements: dict[str, Any], block_id: str | None = None) -> dict[str, Any]:
+    """A row of buttons (or other interactive elements), at most 25."""
+    return ActionsBlock(elements=list(elements[:25]), block_id=block_id).to_dict()
+
+
+def option(text: str, value: str, description: str = "") -> dict[str, Any]:
+    """A choice in a select, overflow menu or checkbox group (`text` already safe)."""
+    return Option(
+        text=_label(text, OPTION_TEXT_LIMIT),
+        value=value,
+        description=_label(description, OPTION_TEXT_LIMIT) if description else None,
+    ).to_dict()
+
+
+def static_select(
+    options: Sequence[dict[str, Any]], initial: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    return StaticSelectElement(
+        options=list(options[:MAX_OPTIONS]), initial_option=initial
+    ).to_dict()
+
+
+def overflow(action_id: str, options: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The ⋯ menu: 2 to 5 options."""
+    return OverflowMenuElement(action_id=action_id, options=list(options[:5])).to_dict()
+
+
+def text_input(*, max_length: int, multiline: bool = False, initial: str = "") -> dict[str, Any]:
+    """A text field; `initial` must already fit in `max_length`."""
+    return PlainTextInputElement(
+        multiline=multiline or None, max_length=max_length, initial_value=initial or None
+    ).to_dict()
+
+
+def users_select(initial: str | None = None) -> dict[str, Any]:
+    return UserSelectElement(initial_user=initial).to_dict()
+
+
+def checkboxes(
+    options: Sequence[dict[str, Any]], initial: Sequence[dict[str, Any]] = ()
+) -> dict[str, Any]:
+    return CheckboxesElement(options=list(options), initial_options=list(initial) or None).to_dict()
 
 
 def when(at: datetime, fmt: str = "{date_short_pretty} at {time}") -> str:
@@ -85,15 +183,12 @@ def severity_badge(config: Config, severity: str) -> str:
 
 # -- messages ---------------------------------------------------------------------
 def incident_fields(s: IncidentSnapshot, config: Config) -> dict[str, Any]:
-    return {
-        "type": "section",
-        "fields": [
-            mrkdwn(f"*Severity*\n{severity_badge(config, s.severity)}"),
-            mrkdwn(f"*Status*\n{escape(s.status)}"),
-            mrkdwn(f"*Incident Commander*\n{user(s.ic)}"),
-            mrkdwn(f"*Channel*\n{channel(s.channel_id)}"),
-        ],
-    }
+    return fields(
+        f"*Severity*\n{severity_badge(config, s.severity)}",
+        f"*Status*\n{escape(s.status)}",
+        f"*Incident Commander*\n{user(s.ic)}",
+        f"*Channel*\n{channel(s.channel_id)}",
+    )
 
 
 def incident_card(s: IncidentSnapshot, config: Config, *, now: datetime) -> tuple[str, Blocks]:
@@ -107,7 +202,7 @@ def incident_card(s: IncidentSnapshot, config: Config, *, now: datetime) -> tupl
         incident_fields(s, config),
     ]
     if s.description:
-        blocks.append({"type": "section", "text": plain(s.description)})
+        blocks.append(plain_section(s.description))
     if s.last_update_at and s.last_update_text:
         latest = escaped_within(one_line(s.last_update_text), 2500)
         blocks.append(section(f"*Latest update* ({when(s.last_update_at)}):\n{latest}"))
@@ -117,7 +212,7 @@ def incident_card(s: IncidentSnapshot, config: Config, *, now: datetime) -> tupl
         footer += f" {when(s.resolved_at)} after {duration}"
     blocks.append(context(footer))
     if s.resolved and s.summary:
-        blocks.append({"type": "section", "text": plain(f"Resolution: {s.summary}")})
+        blocks.append(plain_section(f"Resolution: {s.summary}"))
     return text, blocks
 
 
@@ -125,13 +220,12 @@ def private_card(s: IncidentSnapshot, config: Config) -> tuple[str, Blocks]:
     """The card of a private incident: severity and IC only, never title or updates."""
     state = "resolved" if s.resolved else "open"
     text = f"{s.label}: a private incident was declared ({s.severity}, {state})"
-    fields = [
-        mrkdwn(f"*Severity*\n{severity_badge(config, s.severity)}"),
-        mrkdwn(f"*Incident Commander*\n{user(s.ic)}"),
-    ]
     return text, [
         header(f"{s.label}: a private incident was declared"),
-        {"type": "section", "fields": fields},
+        fields(
+            f"*Severity*\n{severity_badge(config, s.severity)}",
+            f"*Incident Commander*\n{user(s.ic)}",
+        ),
         context(f":lock: Details are shared in the incident channel only · {state}"),
     ]
 
@@ -142,7 +236,7 @@ def welcome_message(s: IncidentSnapshot, config: Config) -> tuple[str, Blocks]:
     roles = " · ".join(f"*{role_label(r)}:* {user(u)}" for r, u in s.roles.items() if u)
     blocks: Blocks = [header(f"{s.label}: {s.title}"), incident_fields(s, config)]
     if s.description:
-        blocks.append({"type": "section", "text": plain(s.description)})
+        blocks.append(plain_section(s.description))
     blocks.append(section(f"*Roles:* {roles or '_none yet_'}"))
     blocks.append(
         context(
@@ -153,17 +247,14 @@ def welcome_message(s: IncidentSnapshot, config: Config) -> tuple[str, Blocks]:
     value = str(s.number)
     if not s.resolved:
         blocks.append(
-            {
-                "type": "actions",
-                "block_id": "incident_actions",
-                "elements": [
-                    button("Take IC", ids.TAKE_IC, value),
-                    button("Take Scribe", ids.TAKE_SCRIBE, value),
-                    button("Post update", ids.OPEN_UPDATE, value),
-                    button("Escalate", ids.ESCALATE, value),
-                    button("Resolve", ids.OPEN_RESOLVE, value, style="primary"),
-                ],
-            }
+            actions(
+                button("Take IC", ids.TAKE_IC, value),
+                button("Take Scribe", ids.TAKE_SCRIBE, value),
+                button("Post update", ids.OPEN_UPDATE, value),
+                button("Escalate", ids.ESCALATE, value),
+                button("Resolve", ids.OPEN_RESOLVE, value, style="primary"),
+                block_id="incident_actions",
+            )
         )
     return text, blocks
 
@@ -221,44 +312,39 @@ def notice(text: str) -> tuple[str, Blocks]:
 
 # -- modals -----------------------------------------------------------------------
 def modal(callback_id: str, title: str, submit: str, blocks: Blocks, metadata: str = "") -> dict:
-    return {
-        "type": "modal",
-        "callback_id": callback_id,
-        "title": {"type": "plain_text", "text": truncate(title, 24)},
-        "submit": {"type": "plain_text", "text": truncate(submit, 24)},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "private_metadata": metadata,
-        "blocks": blocks,
-    }
+    return View(
+        type="modal",
+        callback_id=callback_id,
+        title=_label(title, MODAL_TEXT_LIMIT),
+        submit=_label(submit, MODAL_TEXT_LIMIT),
+        close=_label("Cancel", MODAL_TEXT_LIMIT),
+        private_metadata=metadata,
+        blocks=blocks,
+    ).to_dict()
+
+
+def home_tab(blocks: Blocks) -> dict[str, Any]:
+    """The App Home view (at most 100 blocks)."""
+    return View(type="home", blocks=blocks[:100]).to_dict()
 
 
 def input_block(
     block_id: str, label: str, element: dict, *, optional: bool = False, hint: str = ""
 ) -> dict:
-    element = {**element, "action_id": block_id}
-    block = {
-        "type": "input",
-        "block_id": block_id,
-        "label": {"type": "plain_text", "text": label},
-        "element": element,
-        "optional": optional,
-    }
-    if hint:
-        block["hint"] = {"type": "plain_text", "text": hint}
-    return block
+    """A form field; its element's action_id is the block_id (see `view_values`)."""
+    return InputBlock(
+        block_id=block_id,
+        label=_label(label, LABEL_LIMIT),
+        element={**element, "action_id": block_id},
+        optional=optional,
+        hint=_label(hint, LABEL_LIMIT) if hint else None,
+    ).to_dict()
 
 
 def severity_options(config: Config) -> list[dict[str, Any]]:
     return [
-        {
-            "text": {"type": "plain_text", "text": sev.name.upper()},
-            "value": sev.name,
-            "description": {
-                "type": "plain_text",
-                "text": truncate(sev.description or sev.name, 75),
-            },
-        }
-        for sev in config.severities[:100]
+        option(sev.name.upper(), sev.name, sev.description or sev.name)
+        for sev in config.severities[:MAX_OPTIONS]
     ]
 
 
@@ -266,33 +352,25 @@ def declare_modal(config: Config, *, declarer: str, metadata: str, title: str = 
     """Title, severity (with descriptions), description, IC, Scribe, private."""
     options = severity_options(config)
     initial = next(o for o in options if o["value"] == config.default_severity)
-    title_element: dict[str, Any] = {"type": "plain_text_input", "max_length": 2000}
-    if title:
-        title_element["initial_value"] = title
-    private_option = {
-        "text": {"type": "plain_text", "text": "Private incident channel"},
-        "value": "private",
-    }
-    private_element: dict[str, Any] = {"type": "checkboxes", "options": [private_option]}
-    if config.channels.private_by_default:
-        private_element["initial_options"] = [private_option]
+    title_element = text_input(max_length=2000, initial=title)
+    private_option = option("Private incident channel", "private")
+    private_default = [private_option] if config.channels.private_by_default else []
+    private_element = checkboxes([private_option], private_default)
     blocks = [
         input_block(ids.TITLE, "Title", title_element, hint="What is broken, in a few words."),
         input_block(
             ids.SEVERITY,
             "Severity",
-            {"type": "static_select", "options": options, "initial_option": initial},
+            static_select(options, initial),
         ),
         input_block(
             ids.DESCRIPTION,
             "Description",
-            {"type": "plain_text_input", "multiline": True, "max_length": 2900},
+            text_input(max_length=2900, multiline=True),
             optional=True,
         ),
-        input_block(
-            ids.IC, "Incident Commander", {"type": "users_select", "initial_user": declarer}
-        ),
-        input_block(ids.SCRIBE, "Scribe", {"type": "users_select"}, optional=True),
+        input_block(ids.IC, "Incident Commander", users_select(declarer)),
+        input_block(ids.SCRIBE, "Scribe", users_select(), optional=True),
         input_block(ids.PRIVATE, "Visibility", private_element, optional=True),
     ]
     return modal(ids.DECLARE_VIEW, "Declare an incident", "Declare", blocks, metadata)
@@ -304,7 +382,7 @@ def resolve_modal(s: IncidentSnapshot) -> dict:
         input_block(
             ids.SUMMARY,
             "Resolution summary",
-            {"type": "plain_text_input", "multiline": True, "max_length": 2900},
+            text_input(max_length=2900, multiline=True),
             hint="What fixed it? Shown to stakeholders and in the postmortem.",
         ),
     ]
@@ -315,14 +393,11 @@ def roles_modal(s: IncidentSnapshot, roles: Sequence[tuple[str, str]]) -> dict:
     """A user picker per configured role, pre-filled with the current holder."""
     blocks: Blocks = [section(f"Assign roles for *{s.label}*")]
     for name, description in roles[: MAX_BLOCKS - 1]:
-        element: dict[str, Any] = {"type": "users_select"}
-        if s.roles.get(name):
-            element["initial_user"] = s.roles[name]
         blocks.append(
             input_block(
                 ids.ROLE_PREFIX + name,
-                truncate(role_label(name), 2000),
-                element,
+                role_label(name),
+                users_select(s.roles.get(name)),
                 optional=True,
                 hint=truncate(description, 150) if description else "",
             )

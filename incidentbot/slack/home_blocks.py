@@ -19,10 +19,13 @@ from incidentbot.durations import format_duration
 from incidentbot.slack import ids
 from incidentbot.slack.blocks import (
     Blocks,
+    actions,
     button,
     channel,
     context,
+    divider,
     header,
+    home_tab,
     section,
     severity_badge,
     user,
@@ -36,10 +39,7 @@ def home_view(data: HomeData, config: Config, *, now: datetime) -> dict[str, Any
     """The Home tab: open incidents, the viewer's roles and pages, recently resolved."""
     blocks: Blocks = [
         header("Incidents"),
-        {
-            "type": "actions",
-            "elements": [button("Declare incident", ids.HOME_DECLARE, "home", style="primary")],
-        },
+        actions(button("Declare incident", ids.HOME_DECLARE, "home", style="primary")),
     ]
     open_lines = [_incident_line(s, seen, config, now) for s, seen in data.open]
     blocks += _home_section(f"Open incidents ({len(data.open)})", open_lines, "No open incidents.")
@@ -56,12 +56,12 @@ def home_view(data: HomeData, config: Config, *, now: datetime) -> dict[str, Any
     resolved_lines = [_resolved_line(s, seen, now) for s, seen in data.resolved]
     blocks += _home_section("Recently resolved", resolved_lines, "Nothing resolved lately.")
     blocks.append(context(f"Updated {when(now, '{date_short_pretty} at {time}')}"))
-    return {"type": "home", "blocks": blocks[:HOME_BLOCKS]}
+    return home_tab(blocks[:HOME_BLOCKS])
 
 
 def _home_section(title: str, lines: Sequence[str], empty: str) -> Blocks:
     chunks = chunk_lines(list(lines), 2900)[:20] or [f"_{empty}_"]
-    return [{"type": "divider"}, section(f"*{title}*"), *(section(c) for c in chunks)]
+    return [divider(), section(f"*{title}*"), *(section(c) for c in chunks)]
 
 
 def _incident_line(s: IncidentSnapshot, seen: bool, config: Config, now: datetime) -> str:

@@ -23,15 +23,22 @@ from incidentbot.durations import format_duration
 from incidentbot.slack import ids
 from incidentbot.slack.blocks import (
     MAX_BLOCKS,
+    MAX_OPTIONS,
     MESSAGE_CHARS,
     Blocks,
+    actions,
     button,
     context,
     input_block,
     modal,
+    option,
+    overflow,
     section,
     severity_badge,
+    static_select,
+    text_input,
     user,
+    users_select,
     when,
 )
 
@@ -103,14 +110,10 @@ def entry_line(entry: EntryView) -> str:
 def _entry_block(view: TimelineView, entry: EntryView) -> dict[str, Any]:
     block = section(entry_line(entry))
     if view.may_edit(entry) and entry.id is not None:
-        block["accessory"] = {
-            "type": "overflow",
-            "action_id": f"{ids.ENTRY_MENU}{entry.id}",
-            "options": [
-                {"text": {"type": "plain_text", "text": "Edit"}, "value": f"edit:{entry.id}"},
-                {"text": {"type": "plain_text", "text": "Delete"}, "value": f"delete:{entry.id}"},
-            ],
-        }
+        block["accessory"] = overflow(
+            f"{ids.ENTRY_MENU}{entry.id}",
+            [option("Edit", f"edit:{entry.id}"), option("Delete", f"delete:{entry.id}")],
+        )
     return block
 
 
@@ -138,11 +141,7 @@ def _tail(view: TimelineView) -> Blocks:
     out.append(context(" ".join(notes)))
     value = str(view.incident.number)
     out.append(
-        {
-            "type": "actions",
-            "block_id": "timeline_actions",
-            "elements": [button("Add follow-up", ids.OPEN_FOLLOW_UP, value)],
-        }
+        actions(button("Add follow-up", ids.OPEN_FOLLOW_UP, value), block_id="timeline_actions")
     )
     return out
 
@@ -167,12 +166,14 @@ def timeline_messages(view: TimelineView) -> list[tuple[str, Blocks]]:
     if view.earlier:
         items.insert(0, section(earlier_note(view.earlier)))
     pages: list[Blocks] = [[]]
+    size = 0  # characters on the last page so far
     for block in [*items, *_tail(view)]:
-        page = pages[-1]
-        size = sum(len(str(b)) for b in page) + len(str(block))
-        if page and (len(page) >= MAX_BLOCKS - 1 or size > MESSAGE_CHARS):
-            pages.append(page := [])
-        page.append(block)
+        length = len(str(block))
+        if pages[-1] and (len(pages[-1]) >= MAX_BLOCKS - 1 or size + length > MESSAGE_CHARS):
+            pages.append([])
+            size = 0
+        pages[-1].append(block)
+        size += length
     label = view.incident.label
     out = []
     for number, page in enumerate(pages, start=1):
@@ -187,12 +188,7 @@ def _entry_preview(entry: EntryView) -> dict[str, Any]:
 
 
 def edit_entry_modal(s: IncidentSnapshot, entry: EntryView) -> dict[str, Any]:
-    element = {
-        "type": "plain_text_input",
-        "multiline": True,
-        "max_length": 3000,
-        "initial_value": entry.text[:3000],
-    }
+    element = text_input(max_length=3000, multiline=True, initial=entry.text[:3000])
     blocks = [
         context(f"Editing an entry of the timeline of *{s.label}*. The change is recorded."),
         _entry_preview(entry),
@@ -215,9 +211,9 @@ def follow_up_modal(s: IncidentSnapshot) -> dict[str, Any]:
         input_block(
             ids.FOLLOW_UP_TEXT,
             "What should be done?",
-            {"type": "plain_text_input", "multiline": True, "max_length": 2900},
+            text_input(max_length=2900, multiline=True),
         ),
-        input_block(ids.FOLLOW_UP_OWNER, "Owner", {"type": "users_select"}, optional=True),
+        input_block(ids.FOLLOW_UP_OWNER, "Owner", users_select(), optional=True),
     ]
     return modal(ids.FOLLOW_UP_VIEW, "Add a follow-up", "Add", blocks, str(s.number))
 
@@ -227,16 +223,11 @@ def pick_incident_modal(
 ) -> dict[str, Any]:
     """Choose the open incident a message from another channel goes to."""
     options = [
-        {
-            "text": {
-                "type": "plain_text",
-                "text": escaped_within(
-                    f"{s.label} · {s.severity.upper()} · {one_line(s.title)}", 75
-                ),
-            },
-            "value": str(s.number),
-        }
-        for s in incidents[:100]
+        option(
+            escaped_within(f"{s.label} · {s.severity.upper()} · {one_line(s.title)}", 75),
+            str(s.number),
+        )
+        for s in incidents[:MAX_OPTIONS]
     ]
     quoted = slack_safe(one_line(message.text), 500) or "_(no text)_"
     blocks = [
@@ -244,7 +235,7 @@ def pick_incident_modal(
         input_block(
             ids.PICK_INCIDENT,
             "Incident",
-            {"type": "static_select", "options": options, "initial_option": options[0]},
+            static_select(options, options[0]),
         ),
     ]
     return modal(ids.LOG_MESSAGE_VIEW, "Add to timeline", "Add", blocks, message.to_metadata())

@@ -21,14 +21,19 @@ from incidentbot.durations import format_duration
 from incidentbot.slack import ids
 from incidentbot.slack.blocks import (
     MAX_BLOCKS,
+    MAX_OPTIONS,
     MESSAGE_CHARS,
     Blocks,
+    actions,
     button,
     context,
     input_block,
     modal,
+    option,
     section,
     severity_badge,
+    static_select,
+    text_input,
     user,
     when,
 )
@@ -141,7 +146,7 @@ def update_modal(
 ) -> dict[str, Any]:
     """Current status, impact, what is being done, next update due; pre-filled."""
     minutes = sorted(set(NEXT_UPDATE_MINUTES) | ({_minutes(every)} if every else set()))
-    options = [_option(_minutes_label(m), str(m)) for m in minutes][:100]
+    options = [option(_minutes_label(m), str(m)) for m in minutes][:MAX_OPTIONS]
     wanted = _minutes(last.next_update_at - last.posted_at) if last and last.next_update_at else 0
     wanted = wanted or (_minutes(every) if every else 60)
     initial = min(options, key=lambda o: abs(int(o["value"]) - wanted))
@@ -169,7 +174,7 @@ def update_modal(
         input_block(
             ids.UPDATE_NEXT,
             "Next update due in",
-            {"type": "static_select", "options": options, "initial_option": initial},
+            static_select(options, initial),
             hint="You are reminded if no update is posted by then.",
         ),
     ]
@@ -177,14 +182,7 @@ def update_modal(
 
 
 def _text_input(initial: str) -> dict[str, Any]:
-    element: dict[str, Any] = {"type": "plain_text_input", "multiline": True, "max_length": 2900}
-    if initial:
-        element["initial_value"] = truncate(initial, 2900)
-    return element
-
-
-def _option(text: str, value: str) -> dict[str, Any]:
-    return {"text": {"type": "plain_text", "text": text}, "value": value}
+    return text_input(max_length=2900, multiline=True, initial=truncate(initial, 2900))
 
 
 def _minutes(delta: timedelta) -> int:
@@ -210,7 +208,7 @@ def reminder_message(s: IncidentSnapshot, *, quiet_for: timedelta) -> Message:
         button(f"Snooze {_minutes_label(m)}", f"{ids.SNOOZE_UPDATE}{m}", f"{s.number}:{m}")
         for m in SNOOZE_MINUTES
     ]
-    return text, [section(text), {"type": "actions", "elements": elements}]
+    return text, [section(text), actions(*elements)]
 
 
 def snoozed_message(s: IncidentSnapshot, *, by: str, until: datetime) -> Message:
@@ -227,4 +225,4 @@ def roles_watch_message(s: IncidentSnapshot, minutes: int) -> Message:
         "Take it with the button, or assign someone with `/incident ic @name`."
     )
     elements = [button("Take IC", ids.TAKE_IC, str(s.number), style="primary")]
-    return text, [section(text), {"type": "actions", "elements": elements}]
+    return text, [section(text), actions(*elements)]

@@ -22,7 +22,8 @@ from incidentbot.domain import commands
 from incidentbot.domain.commands import Command, CommandError
 from incidentbot.domain.errors import NotAnIncidentChannel
 from incidentbot.domain.incident import check_open
-from incidentbot.slack import blocks, timeline_blocks
+from incidentbot.domain.text import escape, truncate
+from incidentbot.slack import alert_blocks, blocks, escalation_blocks, timeline_blocks
 from incidentbot.slack.listeners.context import Services, problems_text
 from incidentbot.slack.listeners.errors import guarded, lazy_listener
 from incidentbot.slack.listeners.escalation import escalate_or_pick
@@ -263,9 +264,38 @@ def stats(services: Services, call: Invocation) -> None:
     _reply(call, text, stats_blocks)
 
 
+def oncall(services: Services, call: Invocation) -> None:
+    name = call.command.text
+    if name and services.config.schedule(name) is None:
+        known = ", ".join(f"`{s}`" for s in services.config.schedules) or "none configured"
+        shown = escape(truncate(name, 40))
+        raise CommandError(
+            f"Unknown schedule `{shown}`. Schedules: {known}.", commands.usage("oncall")
+        )
+    now = services.incidents.clock()
+    _reply(call, escalation_blocks.oncall_text(services.config, now, name or None))
+
+
 def _n(call: Invocation) -> int:
     assert call.number is not None
     return call.number
+
+
+def list_alerts(services: Services, call: Invocation) -> None:
+    """`/incident alerts [report [days]]`."""
+    now = services.clock()
+    if call.command.extra.get("report"):
+        days = int(call.command.extra["days"])
+        text, shown = alert_blocks.report(services.alerts.report(days), days)
+    else:
+        try:
+            number: int | None = services.incidents.number_for_channel(call.channel_id)
+        except NotAnIncidentChannel:
+            number = None
+        views = services.alerts.group_views(incident=number)
+        heading = f"Alert groups linked to INC-{number}" if number else "Firing alert groups"
+        text, shown = alert_blocks.group_list(views, now=now, heading=heading)
+    call.respond(text=text, blocks=shown, response_type="ephemeral", replace_original=False)
 
 
 HANDLERS: dict[str, Handler] = {
@@ -288,4 +318,6 @@ HANDLERS: dict[str, Handler] = {
     "stats": stats,
     "escalate": escalate,
     "ack": ack,
+    "alerts": list_alerts,
+    "oncall": oncall,
 }

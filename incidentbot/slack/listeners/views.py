@@ -13,6 +13,7 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from incidentbot.slack import ids
+from incidentbot.slack.listeners import alerts as alert_handlers
 from incidentbot.slack.listeners.context import Services, problems_text, tell
 from incidentbot.slack.listeners.errors import acknowledge, lazy_listener
 
@@ -21,7 +22,8 @@ def register(app: App, services: Services) -> None:
     def declare(body: dict[str, Any], view: dict[str, Any]) -> None:
         values = view_values(view)
         title = (values.get(ids.TITLE) or "").strip()
-        origin = json.loads(view.get("private_metadata") or "{}").get("origin")
+        metadata = json.loads(view.get("private_metadata") or "{}")
+        origin, group = metadata.get("origin"), metadata.get("alert_group")
         user_id = body["user"]["id"]
         outcome = services.incidents.declare(
             title=title,
@@ -32,11 +34,18 @@ def register(app: App, services: Services) -> None:
             scribe=values.get(ids.SCRIBE),
             private=bool(values.get(ids.PRIVATE)),
             origin_channel=origin,
-            source_key=f"view:{view['id']}",
+            # One incident per alert group, however many people press its Declare button.
+            source_key=f"alert-group:{group}" if group else f"view:{view['id']}",
         )
+        s = outcome.incident
+        if group and not outcome.created:
+            message = f":information_source: Already declared from this alert group: *{s.label}*"
+            tell(services, {"user": {"id": user_id}, "channel": {"id": origin}}, message)
+            return
         if not outcome.created:
             return  # a repeated submission of the same modal: already handled
-        s = outcome.incident
+        if group:
+            alert_handlers.declared_from_group(services, int(group), s.number, user_id)
         where = f"<#{s.channel_id}>" if s.channel_id else "(no channel yet)"
         message = f":rotating_light: Declared *{s.label}* ({s.severity}) → {where}"
         if outcome.problems:
