@@ -43,6 +43,7 @@ from sqlalchemy import event, func, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from incidentbot.clock import Clock
 from incidentbot.durations import format_duration
 from incidentbot.slack.gateway import Failure, SlackGateway, is_transient
 from incidentbot.store.db import session_scope
@@ -50,7 +51,6 @@ from incidentbot.store.models import Incident, SlackOutbox
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 LEASE = timedelta(minutes=2)  # a claim older than this was left by a process that died
 MAX_RETRY_AFTER = 900.0  # honour Slack's Retry-After up to 15 minutes
 PENDING = "pending"
