@@ -268,6 +268,8 @@ class Outbox:
             try:
                 self.drain()
             except Exception:  # the database may be away for a moment; try again later
+                if self._stopping.is_set():
+                    return  # the process is shutting down under us: the rows stay pending
                 log.exception("outbox drain failed")
                 self._pause()
 
@@ -344,7 +346,8 @@ class Outbox:
         try:
             return handler(row)
         except Exception as exc:  # a bug or the database: keep the row, try again later
-            log.exception("outbox handler failed", extra={"row": row.id, "kind": row.kind})
+            if not self._stopping.is_set():
+                log.exception("outbox handler failed", extra={"row": row.id, "kind": row.kind})
             return Attempt("retry", type(exc).__name__)
 
     def _finish(self, row: SlackOutbox, attempt: Attempt) -> None:
