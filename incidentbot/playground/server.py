@@ -636,11 +636,11 @@ class Playground:
         # A reused database keeps ids from earlier runs: new ids must never repeat them.
         first_id = saved["next_id"] if saved else int(time.time()) if self.data_dir else 1
         self.standin = SlackStandIn(first_id=first_id)
+        config, alerts = seed.config()
         if saved:
             persist.restore(self.standin, saved)
         else:
-            seed.populate(self.standin)
-        config, alerts = seed.config()
+            seed.populate(self.standin, alerts=alerts)
         signing_secret = secrets.token_hex(32)
         alert_token = secrets.token_urlsafe(24)
         if alerts:
