@@ -642,10 +642,9 @@ class Playground:
         else:
             seed.populate(self.standin, alerts=alerts)
         signing_secret = secrets.token_hex(32)
-        alert_token = secrets.token_urlsafe(24)
-        if alerts:
-            # The bot reads alert tokens from the variable its config names (PRODUCT.md §9).
-            os.environ[seed.ALERT_TOKEN_ENV] = alert_token
+        # The bot reads alert tokens from the variable its config names (PRODUCT.md §9).
+        # One token per process: several playgrounds in one process (tests) share it.
+        alert_token = os.environ.setdefault(seed.ALERT_TOKEN_ENV, secrets.token_urlsafe(24))
         settings = Settings(
             bot_token=PLACEHOLDER_TOKEN,
             signing_secret=signing_secret,
