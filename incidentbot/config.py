@@ -70,6 +70,7 @@ from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDic
 from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError
 
+from incidentbot.alerts.config import AlertsConfig
 from incidentbot.config_types import (
     EMAIL_RE,
     FROM_KEY,
@@ -757,6 +758,7 @@ class Config(Section):
     timeline: TimelineConfig = TimelineConfig()
     pagerduty: PagerDutyConfig | None = None  # PRODUCT.md §10
     opsgenie: OpsgenieConfig | None = None
+    alerts: AlertsConfig = AlertsConfig()  # PRODUCT.md §9
 
     _source: str = PrivateAttr(default=DEFAULTS_SOURCE)
 

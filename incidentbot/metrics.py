@@ -10,6 +10,10 @@ read from the database at scrape time, so every replica reports the same truth.
     incidentbot_time_to_acknowledge_seconds{via}   (histogram; via = page | ic_action)
     incidentbot_slack_api_errors_total{method,error}
     incidentbot_http_request_seconds{path,status}   (histogram)
+    incidentbot_alerts_received_total{source,route}
+    incidentbot_alerts_suppressed_total{route,reason}
+    incidentbot_alert_notifications_total{route,kind}
+    incidentbot_alert_groups_open{route}            (from the database at scrape time)
     incidentbot_slack_backlog                        Slack steps waiting for Slack
     incidentbot_slack_backlog_oldest_seconds         age of the oldest of them
 """
@@ -68,6 +72,32 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.alerts_received = Counter(
+            "incidentbot_alerts_received",
+            "Alerts received, by source and route (repeats included).",
+            ["source", "route"],
+            registry=self.registry,
+        )
+        self.alerts_suppressed = Counter(
+            "incidentbot_alerts_suppressed",
+            "Alerts that notified nobody, by route and reason "
+            "(repeat, silence, flap, drop, acked, storm).",
+            ["route", "reason"],
+            registry=self.registry,
+        )
+        self.alert_notifications = Counter(
+            "incidentbot_alert_notifications",
+            "Slack notifications about alerts, by route and kind (post, update, digest, page).",
+            ["route", "kind"],
+            registry=self.registry,
+        )
+
+    def watch_open_alert_groups(self, count: Callable[[], dict[str, int]]) -> None:
+        """Report firing alert groups by route, counted by `count` at each scrape."""
+        self.registry.register(
+            _Gauge(count, "incidentbot_alert_groups_open", "Alert groups firing now.", "route")
+        )
+
     def watch_open_incidents(self, count: Callable[[], dict[str, int]]) -> None:
         """Report open incidents by severity, counted by `count` at each scrape."""
         self.registry.register(_OpenIncidents(count))
@@ -90,6 +120,21 @@ class _OpenIncidents(Collector):
         )
         for severity, value in sorted(self.count().items()):
             gauge.add_metric([severity], value)
+        yield gauge
+
+
+class _Gauge(Collector):
+    """A gauge with one label whose values are read from the database at scrape time."""
+
+    def __init__(
+        self, count: Callable[[], dict[str, int]], name: str, documentation: str, label: str
+    ) -> None:
+        self.count, self.name, self.documentation, self.label = count, name, documentation, label
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        gauge = GaugeMetricFamily(self.name, self.documentation, labels=[self.label])
+        for key, value in sorted(self.count().items()):
+            gauge.add_metric([key], value)
         yield gauge
 
 

@@ -15,6 +15,9 @@ from slack_bolt import App
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.engine import Engine
 
+from incidentbot.alerts.delivery import AlertDelivery
+from incidentbot.alerts.endpoint import AlertsEndpoint
+from incidentbot.alerts.service import AlertService
 from incidentbot.clock import Clock, utcnow
 from incidentbot.config import Config, Settings
 from incidentbot.consequences import Consequences
@@ -200,6 +203,10 @@ def build(
     providers = ProviderService(deps)  # PagerDuty and Opsgenie (PRODUCT.md §10)
     escalations = EscalationService(deps, incidents=incidents, providers=providers)
     updates = UpdateService(deps, incidents=incidents)
+    alerts = AlertService(deps)
+    alert_delivery = AlertDelivery(
+        deps, service=alerts, incidents=incidents, escalations=escalations
+    )
     services = Services(
         config=config,
         slack=gateway,
@@ -212,6 +219,8 @@ def build(
         reports=ReportService(deps, incidents=incidents),
         work=TrackingExecutor(WORK_THREADS, name="work"),
         gate=AckGate(),
+        alerts=alerts,
+        alert_delivery=alert_delivery,
         clock=clock,
     )
     executor = TrackingExecutor(LISTENER_THREADS, name="listener")
@@ -248,8 +257,10 @@ def build(
         runtime.health,
         metrics,
         gate=services.gate,
+        alerts=AlertsEndpoint(alerts, config.alerts),
         webhooks=webhooks,
     )
+    metrics.watch_open_alert_groups(alerts.open_counts)
     return runtime
 
 

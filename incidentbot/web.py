@@ -1,5 +1,5 @@
-"""The HTTP server: `POST /slack/events` (HTTP mode), `GET /healthz`, `GET /metrics` and
-`POST /webhooks/pagerduty|opsgenie` (both modes).
+"""The HTTP server: `POST /slack/events` (HTTP mode), `GET /healthz`, `GET /metrics`,
+`POST /webhooks/pagerduty|opsgenie` and `POST /alerts/<source>` (both modes).
 
 Served by waitress, a production WSGI server with a thread pool: Bolt's sync
 `App` runs each request on its own thread, so one slow request never holds up
@@ -24,6 +24,8 @@ from waitress import wasyncore
 from waitress.channel import HTTPChannel
 from waitress.server import create_server
 
+from incidentbot.alerts.endpoint import PREFIX as ALERTS_PREFIX
+from incidentbot.alerts.endpoint import AlertsEndpoint
 from incidentbot.metrics import CONTENT_TYPE, Metrics
 from incidentbot.workers import AckGate
 
@@ -48,6 +50,7 @@ class WebApp:
         metrics: Metrics,
         *,
         gate: AckGate | None = None,
+        alerts: AlertsEndpoint | None = None,
         webhooks: Webhooks | None = None,
     ) -> None:
         self.webhooks = webhooks
@@ -55,6 +58,7 @@ class WebApp:
         self.health = health
         self.metrics = metrics
         self.gate = gate or AckGate()
+        self.alerts = alerts
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
@@ -75,6 +79,10 @@ class WebApp:
                     body = self.slack(environ, capture)
                 status = captured[0] if captured else "200 OK"
                 return body
+            if path.startswith(ALERTS_PREFIX) and self.alerts is not None:
+                answer = self.alerts.handle(environ)
+                status = answer.status
+                return _send(start_response, status, answer.body)
             if path in WEBHOOK_PATHS and self.webhooks is not None:
                 status, reply = self._webhook(WEBHOOK_PATHS[path], method, environ)
                 return _send(start_response, status, reply)
@@ -94,6 +102,8 @@ class WebApp:
             code = status.split(" ")[0]
             known = path if path in ("/slack/events", "/healthz", "/metrics") else "other"
             known = path if path in WEBHOOK_PATHS else known
+            if path.startswith(ALERTS_PREFIX):
+                known = "/alerts"  # one label for every source: names are config, not metrics
             self.metrics.requests.labels(known, code).observe(elapsed)
             # One line per request; bodies and headers (tokens, signatures) are never logged.
             log.info(

@@ -81,6 +81,13 @@ SPECS: dict[str, Spec] = {
         "page an escalation path (no path: the next level now, or pick a path)",
     ),
     "ack": Spec("ack", "/incident ack", "acknowledge the page: stops the running escalation"),
+    "alerts": Spec(
+        "alerts [report [days]]",
+        "/incident alerts report 7",
+        "firing alert groups (in an incident channel: the linked ones); "
+        f"`report`: signal to noise per route (default {DEFAULT_DAYS} days)",
+        in_incident=False,
+    ),
     "oncall": Spec(
         "oncall [schedule]",
         "/incident oncall backend-oncall",
@@ -248,7 +255,19 @@ def _stats(name: str, rest: str, vocab: Vocabulary, actor_id: str) -> Command:
     return Command(name, extra={"days": str(int(days))})
 
 
+def _alerts(name: str, rest: str, vocab: Vocabulary, actor_id: str) -> Command:
+    if not rest:
+        return Command(name)
+    word, _, days = rest.partition(" ")
+    if word.lower() != "report":
+        shown = escape(truncate(word, 40))
+        raise CommandError(f"Unknown option `{shown}`: only `report` is known.", usage(name))
+    parsed = _stats(name, days.strip(), vocab, actor_id)
+    return Command(name, extra={"report": "1", **parsed.extra})
+
+
 _PARSERS = {
+    "alerts": _alerts,
     "declare": _declare,
     "severity": _severity,
     "status": _status,

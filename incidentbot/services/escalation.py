@@ -757,6 +757,10 @@ class EscalationService:
             esc = session.get(Escalation, plan.escalation_id)
             return esc is not None and esc.state == "running"
 
+    def resolve_target(self, target: str) -> tuple[list[str], list[tuple[str, str]]]:
+        """The user IDs behind a configured target (alert pages use it too)."""
+        return self._resolve(target)
+
     def _resolve(self, target: str) -> tuple[list[str], list[tuple[str, str]]]:
         """The user IDs behind a configured target, and what could not be resolved."""
         kind = steps.target_kind(target)

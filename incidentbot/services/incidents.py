@@ -137,8 +137,13 @@ class IncidentService:
         private: bool | None = None,
         origin_channel: str | None = None,
         source_key: str | None = None,
+        assign_ic: bool = True,
     ) -> Outcome[None]:
-        """Store a new incident first, then open its channel and announce it."""
+        """Store a new incident first, then open its channel and announce it.
+
+        `assign_ic=False` leaves the IC vacant (declared by a rule, not a person:
+        someone must claim the role).
+        """
         title = title.strip()
         if not title:
             raise InvalidChange("The incident needs a title.")
@@ -179,7 +184,10 @@ class IncidentService:
                 at=now,
                 text=f"Declared {rules.label(number)} ({severity}): {title}",
             )
-            self._assign(session, number, "incident_commander", ic or declared_by, declared_by, now)
+            if assign_ic or ic:
+                self._assign(
+                    session, number, "incident_commander", ic or declared_by, declared_by, now
+                )
             if scribe:
                 self._assign(session, number, "scribe", scribe, declared_by, now)
             # If this process dies before Slack is set up, any process finishes it.

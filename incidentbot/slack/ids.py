@@ -50,3 +50,10 @@ PICK_INCIDENT = "pick_incident"
 ENTRY_TEXT = "entry_text"
 FOLLOW_UP_TEXT = "follow_up_text"
 FOLLOW_UP_OWNER = "follow_up_owner"
+
+# Alerts (PRODUCT.md §9): buttons of the triage message, page DMs and incident channel
+ALERT_DECLARE = "alerts.declare"  # opens the declare modal pre-filled from the group
+ALERT_ACK = "alerts.ack"
+ALERT_SILENCE = "alerts.silence"  # static select: 1h / 4h / 24h
+ALERT_RESOLVE = "alerts.resolve"
+ALERT_MONITORING = "alerts.move_to_monitoring"

@@ -206,6 +206,157 @@ class StatusUpdate(SQLModel, table=True):
     source_key: str | None = Field(default=None, max_length=200, unique=True)
 
 
+# -- alerts in (PRODUCT.md §9) -------------------------------------------------------------
+# Uniqueness that keeps retries, concurrent deliveries and replicas from duplicating:
+# `alert_group.open_key` (one open group per route and group key; NULL once closed),
+# `alert (source, key, occurrence)` (one alert per occurrence) and
+# `alert_group.incident_id` (one incident per group).
+
+
+class AlertGroup(SQLModel, table=True):
+    """Alerts of one route and group key: one triage message, one state."""
+
+    __tablename__ = "alert_group"
+
+    id: int | None = Field(default=None, primary_key=True)
+    route: str = Field(max_length=40)
+    group_key: str = Field(max_length=200)
+    open_key: str | None = Field(default=None, max_length=250, unique=True)
+    source: str = Field(max_length=40)
+    action: str = Field(max_length=10)  # drop | triage | page | declare (the route's, at creation)
+    channel: str = Field(max_length=100)  # as configured: "#name" or an ID
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    group_labels: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    status: str = Field(max_length=10)  # firing | resolved
+    firing: int = 0  # alerts firing now
+    resolved: int = 0  # alerts resolved (this occurrence of the group)
+    alerts_total: int = 0  # alert occurrences ever in the group
+    created_at: datetime
+    first_seen: datetime
+    last_seen: datetime
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    transitions: list[Any] = Field(default_factory=list, sa_column=Column(JSON))  # flap window
+    flapping: bool = False
+    acked_by: str | None = Field(default=None, max_length=40)
+    acked_at: datetime | None = None
+    silenced_until: datetime | None = None
+    silenced_by: str | None = Field(default=None, max_length=32)
+    incident_id: int | None = Field(default=None, foreign_key="incident.id", unique=True)
+    rollup_id: int | None = Field(default=None, index=True)  # storm: shown in a roll-up
+    message_channel: str | None = Field(default=None, max_length=32)
+    message_ts: str | None = Field(default=None, max_length=32)
+    permalink: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    posted_at: datetime | None = None
+    edited_at: datetime | None = None
+    version: int = 0  # bumped on every change worth showing
+    synced_version: int = 0  # the version the message shows
+    sync_due_at: datetime | None = None  # a sync timer is pending (coalesces changes)
+    digest: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))  # not yet told
+    digest_at: datetime | None = None  # last thread digest
+    paging: str | None = Field(default=None, max_length=20)  # armed | paging | acked | done
+
+    __table_args__ = (
+        Index("ix_alert_group_route_created", "route", "created_at"),
+        Index("ix_alert_group_status", "status", "route"),
+    )
+
+
+class AlertRecord(SQLModel, table=True):
+    """One occurrence of one alert (a key firing again after resolving is a new one)."""
+
+    __tablename__ = "alert"
+
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: int = Field(foreign_key="alert_group.id")
+    source: str = Field(max_length=40)
+    key: str = Field(max_length=200)
+    occurrence: int = 1
+    status: str = Field(max_length=10)  # firing | resolved
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    labels: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    annotations: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    links: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    url: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    first_seen: datetime
+    last_seen: datetime
+    resolved_at: datetime | None = None
+    repeats: int = 0
+
+    __table_args__ = (
+        # Key first: ingest looks alerts up by `key IN (…)`, selective without statistics.
+        UniqueConstraint("key", "source", "occurrence", name="uq_alert_occurrence"),
+        Index("ix_alert_by_group_status", "group_id", "status"),
+    )
+
+
+class AlertSilence(SQLModel, table=True):
+    """Silence of a route's group key until `ends_at` (survives the group closing)."""
+
+    __tablename__ = "alert_silence"
+
+    id: int | None = Field(default=None, primary_key=True)
+    route: str = Field(max_length=40)
+    group_key: str = Field(max_length=200)
+    group_id: int = Field(foreign_key="alert_group.id")
+    created_by: str = Field(max_length=32)
+    created_at: datetime
+    ends_at: datetime
+
+    __table_args__ = (Index("ix_alert_silence_key", "route", "group_key", "ends_at"),)
+
+
+class AlertRollup(SQLModel, table=True):
+    """One message summing up the groups of a storm (beyond max_new_groups_per_minute)."""
+
+    __tablename__ = "alert_rollup"
+
+    id: int | None = Field(default=None, primary_key=True)
+    route: str = Field(max_length=40)
+    open_key: str | None = Field(default=None, max_length=60, unique=True)
+    channel: str = Field(max_length=100)
+    started_at: datetime
+    last_at: datetime
+    groups: int = 0
+    alerts: int = 0
+    names: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    message_channel: str | None = Field(default=None, max_length=32)
+    message_ts: str | None = Field(default=None, max_length=32)
+    version: int = 0
+    synced_version: int = 0
+    sync_due_at: datetime | None = None
+    edited_at: datetime | None = None
+
+
+class AlertEvent(SQLModel, table=True):
+    """Append-only log of what alerts did and what the bot told whom (the noise report).
+
+    kind: received | repeat | resolved | reopened | suppressed | notified | acked |
+    silenced | flapping | declared | linked | resolved_by_hand
+    """
+
+    __tablename__ = "alert_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime
+    kind: str = Field(max_length=20)
+    reason: str | None = Field(default=None, max_length=20)  # suppression / notification kind
+    source: str | None = Field(default=None, max_length=40)
+    route: str = Field(max_length=40)
+    group_id: int | None = Field(default=None)
+    alert_id: int | None = Field(default=None)
+    actor: str | None = Field(default=None, max_length=40)
+    count: int = 1
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+
+    __table_args__ = (
+        Index("ix_alert_event_route_at", "route", "at"),
+        Index("ix_alert_event_group", "group_id"),
+    )
+
+
 class SlackOutbox(SQLModel, table=True):
     """A Slack step that Slack could not take yet: retried until it can, oldest first.
 

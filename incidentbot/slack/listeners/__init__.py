@@ -10,6 +10,7 @@ from slack_bolt import App
 
 from incidentbot.slack.listeners import (
     actions,
+    alerts,
     commands,
     errors,
     escalation,
@@ -32,3 +33,4 @@ def register_all(app: App, services: Services) -> None:
     updates.register(app, services)
     home.register(app, services)
     timeline.register(app, services)
+    alerts.register(app, services)

@@ -22,7 +22,7 @@ from incidentbot.domain import commands
 from incidentbot.domain.commands import Command, CommandError
 from incidentbot.domain.errors import NotAnIncidentChannel
 from incidentbot.domain.text import escape, truncate
-from incidentbot.slack import blocks, escalation_blocks, timeline_blocks
+from incidentbot.slack import alert_blocks, blocks, escalation_blocks, timeline_blocks
 from incidentbot.slack.listeners.context import Services, problems_text
 from incidentbot.slack.listeners.errors import guarded, lazy_listener
 from incidentbot.slack.listeners.escalation import escalate_or_pick
@@ -298,6 +298,23 @@ def _n(call: Invocation) -> int:
     return call.number
 
 
+def list_alerts(services: Services, call: Invocation) -> None:
+    """`/incident alerts [report [days]]`."""
+    now = services.clock()
+    if call.command.extra.get("report"):
+        days = int(call.command.extra["days"])
+        text, shown = alert_blocks.report(services.alerts.report(days), days)
+    else:
+        try:
+            number: int | None = services.incidents.number_for_channel(call.channel_id)
+        except NotAnIncidentChannel:
+            number = None
+        views = services.alerts.group_views(incident=number)
+        heading = f"Alert groups linked to INC-{number}" if number else "Firing alert groups"
+        text, shown = alert_blocks.group_list(views, now=now, heading=heading)
+    call.respond(text=text, blocks=shown, response_type="ephemeral", replace_original=False)
+
+
 HANDLERS: dict[str, Handler] = {
     "declare": declare,
     "help": help_,
@@ -318,5 +335,6 @@ HANDLERS: dict[str, Handler] = {
     "stats": stats,
     "escalate": escalate,
     "ack": ack,
+    "alerts": list_alerts,
     "oncall": oncall,
 }

@@ -6,6 +6,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from incidentbot.alerts.delivery import AlertDelivery
+from incidentbot.alerts.service import AlertService
 from incidentbot.clock import Clock
 from incidentbot.config import Config
 from incidentbot.scheduler import Timers
@@ -32,6 +34,8 @@ class Services:
     reports: ReportService
     work: TrackingExecutor  # runs what listeners do after acking
     gate: AckGate  # lets that work step aside while acks are in flight
+    alerts: AlertService
+    alert_delivery: AlertDelivery
     clock: Clock  # the services' clock, for "now" in what listeners render
 
 

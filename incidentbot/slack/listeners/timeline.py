@@ -56,8 +56,6 @@ def register(app: App, services: Services) -> None:
         lazy_listener(services, ack=acknowledge, lazy=[log_message_into])
     )
 
-    @app.event("reaction_added")
-    @guarded(services)
     def reaction_added(event: dict[str, Any]) -> None:
         item = event.get("item") or {}
         result = services.timeline.capture_reaction(
@@ -75,6 +73,9 @@ def register(app: App, services: Services) -> None:
                 event["user"],
                 tb.logged_text(result.incident, duplicate=result.duplicate),
             )
+
+    # Bolt acknowledges events by itself; the capture (Slack calls) runs on the work pool.
+    app.event("reaction_added")(lazy_listener(services, ack=acknowledge, lazy=[reaction_added]))
 
     @app.action(ENTRY_MENU)
     @guarded(services)

@@ -17,6 +17,7 @@ from slack_bolt import Ack, App
 from incidentbot.domain.errors import IncidentBotError
 from incidentbot.domain.text import readable
 from incidentbot.slack import ids
+from incidentbot.slack.listeners import alerts as alert_handlers
 from incidentbot.slack.listeners.context import Services, problems_text, tell
 from incidentbot.slack.listeners.errors import lazy_listener
 
@@ -25,8 +26,9 @@ def register(app: App, services: Services) -> None:
     def declare(body: dict[str, Any], view: dict[str, Any]) -> None:
         values = view_values(view)
         title = (values.get(ids.TITLE) or "").strip()
+        metadata = json.loads(view.get("private_metadata") or "{}")
+        origin, group = metadata.get("origin"), metadata.get("alert_group")
         user_id = body["user"]["id"]
-        origin = json.loads(view.get("private_metadata") or "{}").get("origin")
         outcome = services.incidents.declare(
             title=title,
             severity=values.get(ids.SEVERITY),
@@ -36,11 +38,18 @@ def register(app: App, services: Services) -> None:
             scribe=values.get(ids.SCRIBE),
             private=bool(values.get(ids.PRIVATE)),
             origin_channel=origin,
-            source_key=f"view:{view['id']}",
+            # One incident per alert group, however many people press its Declare button.
+            source_key=f"alert-group:{group}" if group else f"view:{view['id']}",
         )
+        s = outcome.incident
+        if group and not outcome.created:
+            message = f":information_source: Already declared from this alert group: *{s.label}*"
+            tell(services, {"user": {"id": user_id}, "channel": {"id": origin}}, message)
+            return
         if not outcome.created:
             return  # a repeated submission of the same modal: already handled
-        s = outcome.incident
+        if group:
+            alert_handlers.declared_from_group(services, int(group), s.number, user_id)
         where = f"<#{s.channel_id}>" if s.channel_id else "(no channel yet)"
         message = f":rotating_light: Declared *{s.label}* ({s.severity}) → {where}"
         if outcome.problems:

@@ -2,7 +2,7 @@
 stored as typed (un-escaped once, broadcast mentions as plain words).
 
 Revision ID: 0007
-Revises: 0006
+Revises: 0005
 Create Date: 2026-11-30 18:30:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from incidentbot.domain.text import from_slack
 
 revision = "0007"
-down_revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
