@@ -247,6 +247,7 @@ def build(
         clock=clock,
         submit=services.work.submit,
         alerts=alerts,
+        close_pages=alert_delivery.close_pages,
     )
 
     def webhooks(provider: str, raw: bytes, headers: Any) -> tuple[int, dict[str, Any]]:

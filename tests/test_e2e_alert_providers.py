@@ -130,6 +130,9 @@ def test_pagerduty_ack_webhook_acknowledges_the_group(
     assert "ACKNOWLEDGED* by Pat" in blocks and "in PagerDuty" in blocks
     assert "<!channel>" not in blocks
     assert pd.events("acknowledge") == []  # never echoed back
+    [dm] = page_dms(bot.standin, "U0BOB")
+    closed = str(bot.standin.find_message(dm.channel, dm.ts).blocks)
+    assert "acknowledged by Pat &lt;!channel&gt; Oncall in PagerDuty" in closed
     tick(bot, 30 * 60)
     assert page_dms(bot.standin, "U0CAROL") == []  # level 2 never paged
 

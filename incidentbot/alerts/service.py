@@ -57,6 +57,7 @@ PAGE_TIMER = "alerts_page"
 ACK_WITHIN_TIMER = "alerts_ack_within"
 SILENCES = {"1h": timedelta(hours=1), "4h": timedelta(hours=4), "24h": timedelta(hours=24)}
 _CHUNK = 500
+ACKNOWLEDGED = "acknowledged"  # acknowledge_external's outcome when it acknowledged the group
 PROVIDER_GROUPS = "incidentbot.provider_groups"  # session.info: groups with provider events to send
 
 
@@ -404,7 +405,7 @@ class AlertService:
                 )
         if self.providers is not None:
             self.providers.deliver_for_group(group_id)
-        return "acknowledged alert group"
+        return ACKNOWLEDGED
 
     def silence(self, group_id: int, choice: str, *, actor: str) -> AlertGroup:
         length = SILENCES.get(choice)

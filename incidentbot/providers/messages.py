@@ -109,6 +109,7 @@ def group_trigger_payload(
         "severity_name": severity,
         "channel_url": message_url,
         "channel_name": None,
+        "link_text": "Alert group in Slack",
     }
 
 

@@ -29,8 +29,10 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, or_, select
 
-from incidentbot.alerts.service import AlertService
+from incidentbot.alerts.service import ACKNOWLEDGED, AlertService
 from incidentbot.config import Config
+from incidentbot.domain.escalation import PROVIDER_NAMES
+from incidentbot.domain.text import escaped_within, one_line
 from incidentbot.providers import opsgenie, pagerduty
 from incidentbot.providers.pagerduty import WebhookEvent
 from incidentbot.services.escalation import EscalationService
@@ -60,8 +62,10 @@ class ProviderWebhooks:
         clock: Callable[[], datetime],
         submit: Callable[[Callable[[], Any]], Any],
         alerts: AlertService | None = None,
+        close_pages: Callable[[int, str], None] | None = None,
     ) -> None:
         self.alerts = alerts  # an alert group's page found by its key (`incidentbot-GRP-…`)
+        self.close_pages = close_pages  # edits the group's page DMs once acknowledged
         self.engine = engine
         self.config = config
         self.escalations = escalations
@@ -191,6 +195,9 @@ class ProviderWebhooks:
         outcome = self.alerts.acknowledge_external(
             group_id, tool=provider, who=event.who, key=event.key or ""
         )
+        if self.close_pages is not None and outcome == ACKNOWLEDGED:
+            who = escaped_within(one_line(event.who), 100)  # the provider's text, literally
+            self.close_pages(group_id, f"acknowledged by {who} in {PROVIDER_NAMES[provider]}.")
         return f"alert group {group_id}: {outcome}"
 
     def _incident_for(self, key: str | None) -> int | None:
