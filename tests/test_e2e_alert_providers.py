@@ -175,3 +175,28 @@ def test_a_rejected_trigger_is_told_under_the_triage_message(
     [failure] = [t for t in texts if t.startswith(":warning: Could not page")]
     assert "`pagerduty:legacy`" in failure
     assert len(page_dms(bot.standin, "U0BOB")) == 1
+
+
+def test_triage_route_pages_pagerduty_after_ack_within_with_the_routes_severity(
+    make_bot: Callable[..., Bot],
+    pd: PagerDutyStandIn,  # noqa: F811
+    og: OpsgenieStandIn,  # noqa: F811
+    secrets: dict[str, str],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ALERTS_TOKEN_TEST", TOKEN)
+    config: dict[str, Any] = json.loads(json.dumps(CONFIG))
+    providers = make_config(pd, og, [])
+    config["pagerduty"], config["opsgenie"] = providers["pagerduty"], providers["opsgenie"]
+    config["escalation"]["oncall"]["levels"][0]["targets"] = ["pagerduty:payments"]
+    web = next(r for r in config["alerts"]["routes"] if r["name"] == "web")
+    web["severity"] = "sev1"
+    bot = make_bot(configured(config))
+    bot.standin.add_channel("alerts", channel_id="C0ALERTS", members=["U0ALICE", "U0BOB"])
+    post(url(bot), am_body([am_alert({"alertname": "Errors", "team": "web"})], {}), TOKEN)
+    tick(bot)
+    assert pd.events() == []  # triage: nobody is paged before ack_within
+    tick(bot, 15 * 60)
+    [trigger] = pd.events("trigger")
+    assert trigger["dedup_key"] == PD_GROUP_KEY
+    assert trigger["payload"]["severity"] == "critical"  # sev1 is the first severity
