@@ -230,7 +230,7 @@ def test_killed_after_a_resolve_committed_still_cancels_the_escalation(
     )
     wait_for(
         lambda: any("No action needed" in (m.text or "") for m in page_dms(standin, "U0BOB")),
-        15,
+        AFTER_RESTART * 2,  # the DM edit may queue behind Slack steps the dead process left
         "the page DM to say so",
     )
     wait_for(lambda: not pending(bot.timers("consequence")), AFTER_RESTART, "the consequences")
