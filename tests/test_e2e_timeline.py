@@ -186,6 +186,7 @@ def test_reaction_logs_once_even_when_slack_retries(bot: Bot) -> None:
 
     first = bot.sender.event(event, event_id="Ev0PIN1")
     retry = bot.sender.event(event, event_id="Ev0PIN1", retry_num=1, retry_reason="http_timeout")
+    bot.wait()  # Bob's reaction is logged first; Carol's later one must not log it again
     another = bot.sender.event(reaction_event(channel, posted.ts, user="U0CAROL"))
     bot.wait()
 

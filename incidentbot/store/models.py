@@ -401,7 +401,9 @@ class ProviderEvent(SQLModel, table=True):
     __tablename__ = "provider_event"
 
     id: int | None = Field(default=None, primary_key=True)
-    incident_id: int = Field(foreign_key="incident.id", index=True)
+    # Exactly one of the two is set: the incident or the alert group that paged.
+    incident_id: int | None = Field(default=None, foreign_key="incident.id", index=True)
+    alert_group_id: int | None = Field(default=None, foreign_key="alert_group.id", index=True)
     page_id: int | None = Field(default=None, foreign_key="page.id")
     target: str = Field(max_length=200)  # pagerduty:<service> | opsgenie:<team>
     action: str = Field(max_length=20)  # trigger | acknowledge | resolve
