@@ -48,7 +48,8 @@ ACKNOWLEDGED_IC = "first action of the Incident Commander; nobody was paged"
 
 
 def _mentions(text: str) -> list[str]:
-    return _MENTION_TOKEN.findall(text or "")
+    # Most entries mention nobody: a substring test spares 10,000 regex scans.
+    return _MENTION_TOKEN.findall(text) if text and "<@" in text else []
 
 
 @dataclass(frozen=True, slots=True)
