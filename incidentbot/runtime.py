@@ -203,7 +203,7 @@ def build(
     providers = ProviderService(deps)  # PagerDuty and Opsgenie (PRODUCT.md §10)
     escalations = EscalationService(deps, incidents=incidents, providers=providers)
     updates = UpdateService(deps, incidents=incidents)
-    alerts = AlertService(deps)
+    alerts = AlertService(deps, providers=providers)
     alert_delivery = AlertDelivery(
         deps, service=alerts, incidents=incidents, escalations=escalations
     )
@@ -246,6 +246,8 @@ def build(
         escalations=escalations,
         clock=clock,
         submit=services.work.submit,
+        alerts=alerts,
+        close_pages=alert_delivery.close_pages,
     )
 
     def webhooks(provider: str, raw: bytes, headers: Any) -> tuple[int, dict[str, Any]]:

@@ -187,7 +187,10 @@ def test_killed_after_a_severity_raise_committed_still_pages_once(
     channel = bot.channel()
     bot.kill_while_held("conversations.setTopic", "severity sev1", channel=channel)
     assert bot.incident().severity == "sev1"
-    assert paged(standin, "U0BOB") == 0
+    # Normally nobody is paged yet. On a heavily loaded machine the consequence's own due time
+    # (GRACE after the commit) can pass before the held Slack call is reached, and the sweep
+    # pages first: what must hold either way is that the page goes out exactly once.
+    assert paged(standin, "U0BOB") <= 1
 
     bot.start()
     wait_for(lambda: paged(standin, "U0BOB") == 1, AFTER_RESTART, "the level-1 page")

@@ -182,3 +182,22 @@ def test_webhook_parsing() -> None:
 def test_connection_errors_are_retried() -> None:
     result = post_json("http://127.0.0.1:9/v2/enqueue", {}, {})  # nothing listens on port 9
     assert isinstance(result, Result) and result.kind == "retry" and result.status is None
+
+
+def test_alert_group_key_and_text_limits() -> None:
+    assert messages.group_key(12, "opsgenie:dba") == "incidentbot-GRP-12-opsgenie-dba"
+    payload = messages.group_trigger_payload(
+        group_id=12,
+        title="Disk <!channel>\n" + "x" * 3000,
+        route="db",
+        severity=None,
+        position=2,
+        firing=3,
+        step="level 1",
+        message_url=None,
+    )
+    assert len(payload["summary"]) == 1024 and len(payload["message"]) == 130
+    assert payload["summary"].startswith("Alert group 12: Disk <!channel> xxx")  # one line
+    assert (payload["severity"], payload["priority"]) == ("warning", "P3")
+    body = pagerduty.event_body("k" * 32, "trigger", "incidentbot-GRP-12-pagerduty-p", payload)
+    assert "links" not in body  # no triage message link yet: nothing to link

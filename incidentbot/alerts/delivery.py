@@ -414,16 +414,30 @@ class AlertDelivery:
         label = steps.describe_step(path, step)
         view = view_of(session, g)
         targets = list(dict.fromkeys(level.targets))
-        return lambda: self._send_pages(view, targets, label)
+        providers = self.service.providers
+        paged_provider = False
+        for target in targets:
+            if providers is not None and steps.target_kind(target) in steps.PROVIDER_KINDS:
+                # Same transaction as the page: the outbox row exists exactly when it does.
+                unique = f"trigger:group:{g.id}:{step.cycle}:{step.level}:{target}"
+                providers.record_group_trigger(
+                    session, group=g, target=target, step=label, unique=unique
+                )
+                paged_provider = True
+        group_id = int(g.id or 0)
+
+        def send() -> None:
+            self._send_pages(view, targets, label)
+            if paged_provider and providers is not None:
+                providers.deliver_for_group(group_id)  # first try now; the poll retries
+
+        return send
 
     def _send_pages(self, g: rules.GroupView, targets: list[str], label: str) -> None:
         text, blocks = alert_blocks.page_dm(g, level=label, route=g.route)
         for target in targets:
             if steps.target_kind(target) in steps.PROVIDER_KINDS:
-                # PagerDuty/Opsgenie targets page incidents (their dedup key is the
-                # incident's); alert groups page the level's people only.
-                log.info("alert page skips a provider target", extra={"target": target})
-                continue
+                continue  # recorded in the provider outbox by `_on_page`, sent after it
             users, unreachable = self.escalations.resolve_target(target)
             for user_id in users:
                 self.pacer.wait(user_id)  # a storm must not flood one person's DMs

@@ -32,9 +32,12 @@ from incidentbot.alerts.config import AlertsConfig
 from incidentbot.alerts.routing import Placement, Router
 from incidentbot.alerts.sources import FIRING, RESOLVED, Alert, Batch
 from incidentbot.domain.errors import InvalidChange, NotFound
+from incidentbot.domain.escalation import PROVIDER_NAMES
+from incidentbot.domain.text import one_line
 from incidentbot.durations import format_duration
 from incidentbot.metrics import Metrics
 from incidentbot.services.deps import Deps
+from incidentbot.services.providers import ProviderService
 from incidentbot.store import repo
 from incidentbot.store.db import session_scope
 from incidentbot.store.models import (
@@ -54,6 +57,8 @@ PAGE_TIMER = "alerts_page"
 ACK_WITHIN_TIMER = "alerts_ack_within"
 SILENCES = {"1h": timedelta(hours=1), "4h": timedelta(hours=4), "24h": timedelta(hours=24)}
 _CHUNK = 500
+ACKNOWLEDGED = "acknowledged"  # acknowledge_external's outcome when it acknowledged the group
+PROVIDER_GROUPS = "incidentbot.provider_groups"  # session.info: groups with provider events to send
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +94,8 @@ def lock_ids(session: Session, names: Iterable[str]) -> None:
 
 
 class AlertService:
-    def __init__(self, deps: Deps) -> None:
+    def __init__(self, deps: Deps, *, providers: ProviderService | None = None) -> None:
+        self.providers = providers  # PagerDuty/Opsgenie alerts the group paged (PRODUCT.md §10)
         self.engine = deps.engine
         self.config = deps.config
         self.alerts: AlertsConfig = deps.config.alerts
@@ -107,6 +113,7 @@ class AlertService:
                 with session_scope(self.engine) as session:
                     locked = self._lock_groups(session, placed)
                     result, counts = self._ingest(session, source, placed, locked, self.clock())
+                    told = set(session.info.pop(PROVIDER_GROUPS, ()))
                 break
             except (OperationalError, IntegrityError) as error:
                 code = getattr(error.orig, "sqlstate", None)
@@ -114,7 +121,22 @@ class AlertService:
                 if attempt == 3 or not retry:
                     raise
         self._count(source, counts)
+        self._deliver_providers(told)
         return result
+
+    def _deliver_providers(self, group_ids: Iterable[int]) -> None:
+        """After commit: send the provider acknowledge/resolve just recorded (the poll retries)."""
+        if self.providers is None:
+            return
+        for group_id in group_ids:
+            self.providers.deliver_for_group(group_id)
+
+    def _provider_followups(self, session: Session, g: AlertGroup, action: str, by: str) -> None:
+        """Queue acknowledge/resolve for every provider alert the group paged (same transaction)."""
+        if self.providers is None or g.id is None:
+            return
+        if self.providers.record_group_followups(session, group_id=g.id, action=action, by=by):
+            session.info.setdefault(PROVIDER_GROUPS, set()).add(g.id)
 
     def _lock_groups(
         self, session: Session, placed: Sequence[tuple[Alert, Placement]]
@@ -286,6 +308,7 @@ class AlertService:
         if outcome.all_resolved:
             g.resolved_at = now
             self._stop_paging(session, g)
+            self._provider_followups(session, g, "resolve", "incidentbot (all alerts resolved)")
         elif outcome.reopened:
             g.resolved_at = None
         if outcome.notify:
@@ -352,7 +375,37 @@ class AlertService:
                 g.paging = "acked"
             self._changed(session, g, now)
             session.add(_event(now, "acked", g, None, actor=actor))
+            self._provider_followups(session, g, "acknowledge", f"Slack user {actor}")
+            told = set(session.info.pop(PROVIDER_GROUPS, ()))
+        self._deliver_providers(told)
         return g
+
+    def acknowledge_external(self, group_id: int, *, tool: str, who: str, key: str) -> str:
+        """A PagerDuty/Opsgenie acknowledgement of the group's alert `key`: stop paging.
+
+        The message then reads `ACKNOWLEDGED by <who> in <tool>` (shown literally);
+        the other providers the group paged are acknowledged too, not `key`'s own.
+        """
+        now = self.clock()
+        suffix = f" in {PROVIDER_NAMES.get(tool, tool)}"
+        with session_scope(self.engine) as session:
+            g = self._locked(session, group_id)
+            if g.acked_by:
+                return "already acknowledged"
+            g.acked_by, g.acked_at = one_line(who)[: 40 - len(suffix)] + suffix, now
+            self._stop_paging(session, g)
+            if g.paging == "done":
+                g.paging = "acked"
+            self._changed(session, g, now)
+            session.add(_event(now, "acked", g, None, actor=g.acked_by, data={"tool": tool}))
+            if self.providers is not None:
+                by = f"{who} in {tool}"
+                self.providers.record_group_followups(
+                    session, group_id=group_id, action="acknowledge", by=by, skip_key=key
+                )
+        if self.providers is not None:
+            self.providers.deliver_for_group(group_id)
+        return ACKNOWLEDGED
 
     def silence(self, group_id: int, choice: str, *, actor: str) -> AlertGroup:
         length = SILENCES.get(choice)
@@ -406,6 +459,8 @@ class AlertService:
                 session.add(row)
             self._apply_group(session, _GroupWork(g, resolved=len(rows)), now)
             session.add(_event(now, "resolved_by_hand", g, None, actor=actor, count=len(rows)))
+            told = set(session.info.pop(PROVIDER_GROUPS, ()))
+        self._deliver_providers(told)
         return g
 
     def link(self, group_id: int, number: int, *, actor: str, quiet: bool = False) -> bool:

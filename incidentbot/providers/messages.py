@@ -30,6 +30,12 @@ def dedup_key(number: int, target: str) -> str:
     return f"incidentbot-INC-{number}-{kind}-{name}"
 
 
+def group_key(group_id: int, target: str) -> str:
+    """`incidentbot-GRP-12-pagerduty-payments`: stable for the alert group and the target."""
+    kind, _, name = target.partition(":")
+    return f"incidentbot-GRP-{group_id}-{kind}-{name}"
+
+
 def pd_severity(position: int) -> str:
     return _PD_SEVERITIES[position] if 0 <= position < len(_PD_SEVERITIES) else "info"
 
@@ -70,6 +76,40 @@ def trigger_payload(
         "severity_name": severity,
         "channel_url": url,
         "channel_name": channel_name,
+    }
+
+
+def group_trigger_payload(
+    *,
+    group_id: int,
+    title: str,
+    route: str,
+    severity: str | None,
+    position: int,
+    firing: int,
+    step: str,
+    message_url: str | None,
+) -> dict[str, Any]:
+    """The trigger of an alert group's page: like an incident's, headed `Alert group <id>`.
+
+    `position` is the route's severity in the configured list; a route without
+    a severity pages as the third (`warning` / `P3`).
+    """
+    headline = f"Alert group {group_id}: {one_line(title)}"
+    description = f"{headline}\nRoute: {route}\nFiring: {firing}\nPaged: {step}"
+    if message_url:
+        description += f"\nSlack: {message_url}"
+    return {
+        "summary": truncate(headline, PD_SUMMARY_LIMIT),
+        "message": truncate(headline, OG_MESSAGE_LIMIT),
+        "description": truncate(description, OG_DESCRIPTION_LIMIT),
+        "severity": pd_severity(position),
+        "priority": og_priority(position),
+        "incident": f"GRP-{group_id}",
+        "severity_name": severity,
+        "channel_url": message_url,
+        "channel_name": None,
+        "link_text": "Alert group in Slack",
     }
 
 

@@ -75,7 +75,8 @@ def event_body(routing_key: str, action: str, key: str, payload: dict[str, Any])
     body["client"] = SOURCE
     if payload.get("channel_url"):
         body["client_url"] = payload["channel_url"]
-        body["links"] = [{"href": payload["channel_url"], "text": "Incident channel in Slack"}]
+        text = payload.get("link_text") or "Incident channel in Slack"
+        body["links"] = [{"href": payload["channel_url"], "text": text}]
     return body
 
 

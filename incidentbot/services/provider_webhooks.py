@@ -29,7 +29,10 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, or_, select
 
+from incidentbot.alerts.service import ACKNOWLEDGED, AlertService
 from incidentbot.config import Config
+from incidentbot.domain.escalation import PROVIDER_NAMES
+from incidentbot.domain.text import escaped_within, one_line
 from incidentbot.providers import opsgenie, pagerduty
 from incidentbot.providers.pagerduty import WebhookEvent
 from incidentbot.services.escalation import EscalationService
@@ -58,7 +61,11 @@ class ProviderWebhooks:
         escalations: EscalationService,
         clock: Callable[[], datetime],
         submit: Callable[[Callable[[], Any]], Any],
+        alerts: AlertService | None = None,
+        close_pages: Callable[[int, str], None] | None = None,
     ) -> None:
+        self.alerts = alerts  # an alert group's page found by its key (`incidentbot-GRP-…`)
+        self.close_pages = close_pages  # edits the group's page DMs once acknowledged
         self.engine = engine
         self.config = config
         self.escalations = escalations
@@ -162,7 +169,7 @@ class ProviderWebhooks:
             return "ignored"
         number = self._incident_for(event.key)
         if number is None:
-            return "not ours"
+            return self._act_on_group(provider, event)
         delivery = f"{provider}:{delivery_id}"
         if event.kind == "acknowledged":
             return self.escalations.acknowledge_external(
@@ -171,6 +178,27 @@ class ProviderWebhooks:
         return self.escalations.resolved_externally(
             number, tool=provider, who=event.who, url=event.url, delivery=delivery
         )
+
+    def _act_on_group(self, provider: str, event: WebhookEvent) -> str:
+        """An alert group's provider alert: acknowledged there → the group is acknowledged.
+
+        A resolution there is recorded as the delivery's outcome only: the group
+        resolves when its alerts do (or by the Resolve button), never from outside.
+        """
+        group_id = None
+        if self.alerts is not None and self.alerts.providers is not None and event.key:
+            group_id = self.alerts.providers.group_for_key(event.key)
+        if group_id is None or self.alerts is None:
+            return "not ours"
+        if event.kind != "acknowledged":
+            return f"alert group {group_id}: resolved in {provider}, not acted on"
+        outcome = self.alerts.acknowledge_external(
+            group_id, tool=provider, who=event.who, key=event.key or ""
+        )
+        if self.close_pages is not None and outcome == ACKNOWLEDGED:
+            who = escaped_within(one_line(event.who), 100)  # the provider's text, literally
+            self.close_pages(group_id, f"acknowledged by {who} in {PROVIDER_NAMES[provider]}.")
+        return f"alert group {group_id}: {outcome}"
 
     def _incident_for(self, key: str | None) -> int | None:
         """The incident whose trigger used this dedup key / alias."""

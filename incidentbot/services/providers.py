@@ -40,7 +40,12 @@ from incidentbot.domain.escalation import PROVIDER_NAMES, provider_label
 from incidentbot.domain.snapshot import IncidentSnapshot
 from incidentbot.domain.text import escaped_within
 from incidentbot.providers.http import Result, post_json
-from incidentbot.providers.messages import dedup_key, trigger_payload
+from incidentbot.providers.messages import (
+    dedup_key,
+    group_key,
+    group_trigger_payload,
+    trigger_payload,
+)
 from incidentbot.providers.opsgenie import OpsgenieClient
 from incidentbot.providers.pagerduty import PagerDutyClient, Post
 from incidentbot.scheduler import AfterCommit
@@ -48,7 +53,7 @@ from incidentbot.services.deps import Deps
 from incidentbot.slack import blocks
 from incidentbot.store import repo
 from incidentbot.store.db import session_scope
-from incidentbot.store.models import Escalation, Incident, Page, ProviderEvent
+from incidentbot.store.models import AlertGroup, Escalation, Incident, Page, ProviderEvent
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +151,80 @@ class ProviderService:
                 self._add(session, number, target, action, {"by": by})
         return len(keys)
 
+    # -- alert groups (PRODUCT.md §9 "page" action) -------------------------------------
+    def record_group_trigger(
+        self, session: Session, *, group: AlertGroup, target: str, step: str, unique: str
+    ) -> None:
+        """Store the trigger for a provider target of an alert group's level being paged.
+
+        The key is the group's (`incidentbot-GRP-<id>-<kind>-<name>`): the same
+        for every re-page and repeat, so the provider keeps one alert.
+        `unique` names the page (group, cycle, level) so a timer run twice
+        records it once. Severity: the route's, by position; none → `warning`/P3.
+        """
+        severity = self.config.alerts.route(group.route).severity
+        names = self.config.severity_names
+        position = names.index(severity) if severity in names else 2
+        payload = group_trigger_payload(
+            group_id=int(group.id or 0),
+            title=group.title,
+            route=group.route,
+            severity=severity,
+            position=position,
+            firing=group.firing,
+            step=step,
+            message_url=group.permalink,
+        )
+        key = group_key(int(group.id or 0), target)
+        self._insert(session, target, "trigger", payload, key=key, unique=unique, group_id=group.id)
+
+    def record_group_followups(
+        self, session: Session, *, group_id: int, action: str, by: str, skip_key: str | None = None
+    ) -> int:
+        """Cancel the group's unsent triggers and queue `action` for every key it paged."""
+        now = self.clock()
+        session.exec(  # type: ignore[call-overload]
+            update(ProviderEvent)
+            .where(
+                ProviderEvent.alert_group_id == group_id,
+                ProviderEvent.action == "trigger",
+                ProviderEvent.status == "pending",
+                or_(
+                    col(ProviderEvent.claimed_at).is_(None),
+                    col(ProviderEvent.claimed_at) < now - LEASE,
+                ),
+            )
+            .values(status="cancelled", last_error=f"{action} before it was sent")
+        )
+        paged = select(ProviderEvent.target, ProviderEvent.dedup_key).where(
+            ProviderEvent.alert_group_id == group_id,
+            ProviderEvent.action == "trigger",
+            col(ProviderEvent.status).in_(("sent", "pending")),
+        )
+        keys = sorted(set(session.exec(paged).all()))
+        for target, key in keys:
+            if key != skip_key:
+                unique = f"{action}:{key}:{uuid.uuid4().hex}"
+                self._insert(
+                    session, target, action, {"by": by}, key=key, unique=unique, group_id=group_id
+                )
+        return len(keys)
+
+    def deliver_for_group(self, group_id: int) -> int:
+        """Send what is due for one alert group now (after a page, an ack or a resolve)."""
+        return self._deliver_where(ProviderEvent.alert_group_id == group_id)
+
+    def group_for_key(self, key: str) -> int | None:
+        """The alert group whose trigger used this key, if any."""
+        with Session(self.engine) as session:
+            stmt = select(ProviderEvent.alert_group_id).where(
+                ProviderEvent.dedup_key == key,
+                ProviderEvent.action == "trigger",
+                col(ProviderEvent.alert_group_id).is_not(None),
+            )
+            found = session.exec(stmt.limit(1)).first()
+        return int(found) if found is not None else None
+
     def _add(
         self,
         session: Session,
@@ -158,8 +237,26 @@ class ProviderService:
     ) -> None:
         key = dedup_key(number, target)
         unique = f"trigger:page:{page_id}" if page_id else f"{action}:{key}:{uuid.uuid4().hex}"
+        self._insert(
+            session, target, action, payload, key=key, unique=unique, number=number, page_id=page_id
+        )
+
+    def _insert(
+        self,
+        session: Session,
+        target: str,
+        action: str,
+        payload: dict[str, Any],
+        *,
+        key: str,
+        unique: str,
+        number: int | None = None,
+        page_id: int | None = None,
+        group_id: int | None = None,
+    ) -> None:
         row = ProviderEvent(
             incident_id=number,
+            alert_group_id=group_id,
             page_id=page_id,
             target=target,
             action=action,
@@ -278,6 +375,9 @@ class ProviderService:
             session.add(event)
             self._settle_page(session, event, result)
             number, channel = event.incident_id, self._channel(session, event.incident_id)
+            thread = None
+            if event.alert_group_id is not None:
+                channel, thread = self._triage_message(session, event.alert_group_id)
         log.info(
             "provider event",
             extra={
@@ -295,6 +395,7 @@ class ProviderService:
                 text=report,
                 blocks=blocks.notice(report)[1],
                 incident_id=number,
+                thread_ts=thread,
                 label=f"the notice that `{event.target}` failed",
             )
         elif report:
@@ -341,6 +442,9 @@ class ProviderService:
         text = f":warning: {what} {label} (`{event.target}`): {why}."
         if event.action == "trigger":
             text += " The level's other targets were paged regardless."
+        if event.incident_id is None:
+            text = text.replace(" The level's", " The alert group's level's", 1)
+            return text  # an alert group's: told under its triage message, no timeline
         entry = repo.add_entry(
             session,
             incident_id=event.incident_id,
@@ -353,9 +457,16 @@ class ProviderService:
         )
         return text if entry is not None else None
 
-    def _channel(self, session: Session, number: int) -> str | None:
-        incident = session.get(Incident, number)
+    def _channel(self, session: Session, number: int | None) -> str | None:
+        incident = session.get(Incident, number) if number is not None else None
         return incident.channel_id if incident else None
+
+    def _triage_message(self, session: Session, group_id: int) -> tuple[str | None, str | None]:
+        """Where an alert group's provider failure is told: a thread under its triage message."""
+        group = session.get(AlertGroup, group_id)
+        if group is None:
+            return None, None
+        return group.message_channel or group.channel, group.message_ts
 
 
 def _names(client: PagerDutyClient | OpsgenieClient) -> set[str]:

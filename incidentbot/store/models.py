@@ -401,7 +401,9 @@ class ProviderEvent(SQLModel, table=True):
     __tablename__ = "provider_event"
 
     id: int | None = Field(default=None, primary_key=True)
-    incident_id: int = Field(foreign_key="incident.id", index=True)
+    # Exactly one of the two is set: the incident or the alert group that paged.
+    incident_id: int | None = Field(default=None, foreign_key="incident.id", index=True)
+    alert_group_id: int | None = Field(default=None, foreign_key="alert_group.id", index=True)
     page_id: int | None = Field(default=None, foreign_key="page.id")
     target: str = Field(max_length=200)  # pagerduty:<service> | opsgenie:<team>
     action: str = Field(max_length=20)  # trigger | acknowledge | resolve
@@ -442,3 +444,14 @@ class WebhookDelivery(SQLModel, table=True):
         UniqueConstraint("provider", "delivery_key", name="uq_webhook_delivery"),
         Index("ix_webhook_delivery_pending", "processed_at", "claimed_at"),
     )
+
+
+class PersonName(SQLModel, table=True):
+    """A person's Slack display name, looked up once and kept for documents read outside
+    Slack (the postmortem), so the command line prints the same names as the upload."""
+
+    __tablename__ = "person_name"
+
+    user_id: str = Field(primary_key=True, max_length=32)
+    name: str = Field(max_length=250)
+    looked_up_at: datetime
