@@ -132,10 +132,18 @@ def option(text: str, value: str, description: str = "") -> dict[str, Any]:
 
 
 def static_select(
-    options: Sequence[dict[str, Any]], initial: dict[str, Any] | None = None
+    options: Sequence[dict[str, Any]],
+    initial: dict[str, Any] | None = None,
+    *,
+    action_id: str | None = None,
+    placeholder: str = "",
 ) -> dict[str, Any]:
+    """A drop-down (at most 100 options); `action_id` when it is not in an input block."""
     return StaticSelectElement(
-        options=list(options[:MAX_OPTIONS]), initial_option=initial
+        options=list(options[:MAX_OPTIONS]),
+        initial_option=initial,
+        action_id=action_id,
+        placeholder=_label(placeholder, 150) if placeholder else None,
     ).to_dict()
 
 
