@@ -13,7 +13,7 @@ Slack receives; the other builder modules compose them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -285,32 +285,6 @@ def incident_list(
     if len(chunks) > MAX_BLOCKS - 2:
         blocks.append(context("More incidents are open than fit in one message."))
     return f"{len(incidents)} open incident(s)", blocks
-
-
-def timeline_messages(s: IncidentSnapshot, entries: Iterable[Any]) -> list[tuple[str, Blocks]]:
-    """The timeline, oldest first, split into as many messages as Slack's limits need.
-
-    Each message stays under 50 blocks and about 12,000 characters: Slack
-    accepts more in theory but clips long messages behind "show more".
-    """
-    lines = [
-        f"{when(e.at, '{date_num} {time_secs}')} *{escape(e.kind)}* "
-        f"{user(e.actor) if e.actor else ''} {escaped_within(e.text, 2000)}"
-        for e in entries
-    ]
-    pages: list[list[str]] = [[]]
-    for chunk in chunk_lines(lines, SECTION_LIMIT) or ["_Nothing recorded yet._"]:
-        page = pages[-1]
-        if page and (
-            len(page) >= MAX_BLOCKS - 5 or sum(map(len, page)) + len(chunk) > MESSAGE_CHARS
-        ):
-            pages.append(page := [])
-        page.append(chunk)
-    out = []
-    for number, page in enumerate(pages, start=1):
-        title = f"Timeline of {s.label}" + (f" ({number}/{len(pages)})" if len(pages) > 1 else "")
-        out.append((title, [section(f"*{title}*"), *(section(c) for c in page)]))
-    return out
 
 
 def notice(text: str) -> tuple[str, Blocks]:
