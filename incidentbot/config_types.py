@@ -42,6 +42,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    SecretStr,
     ValidationError,
     ValidationInfo,
     ValidatorFunctionWrapHandler,
@@ -59,6 +60,7 @@ __all__ = [
     "Flag",
     "Name",
     "References",
+    "SecretEnv",
     "Section",
     "Text",
     "Timestamp",
@@ -70,6 +72,7 @@ __all__ = [
     "non_empty",
     "problem_lines",
     "raise_problems",
+    "read_secret",
     "show",
     "unique_items",
     "unique_names",
@@ -443,6 +446,44 @@ def check_reference(kind: str, name: str, info: ValidationInfo) -> None:
     known = references.names.get(kind)
     if known is not None and name not in known:
         raise ValueError(unknown(kind, name, known))
+
+
+_ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _as_env_name(value: object) -> str:
+    if not isinstance(value, str) or not _ENV_NAME_RE.fullmatch(value.strip()):
+        raise ValueError(
+            f'expected an environment variable name like "PD_ROUTING_KEY", got {show(value)}'
+        )
+    return value.strip()
+
+
+def read_secret(name: str | None, info: ValidationInfo) -> SecretStr | None:
+    """The value of environment variable ``name`` from ``References.env``.
+
+    ``None`` when no variable is named or the configuration is validated
+    without an environment; ``ValueError`` when the variable is unset or blank
+    (a stray newline from a secrets file is a classic). The value never
+    appears in a message.
+    """
+    references = (info.context or {}).get("references")
+    env = references.env if isinstance(references, References) else None
+    if name is None or env is None:
+        return None
+    value = env.get(name, "").strip()
+    if not value:
+        raise ValueError(f"environment variable {name} is not set (or empty)")
+    return SecretStr(value)
+
+
+def _is_set(name: str, info: ValidationInfo) -> str:
+    read_secret(name, info)
+    return name
+
+
+SecretEnv = Annotated[str, BeforeValidator(_as_env_name), AfterValidator(_is_set)]
+"""A ``*_env`` key: the name of the variable holding a secret, which must be set."""
 
 
 # --------------------------------------------------------------------------- rendering

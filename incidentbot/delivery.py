@@ -43,6 +43,7 @@ from sqlalchemy import event, func, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from incidentbot.clock import Clock
 from incidentbot.durations import format_duration
 from incidentbot.slack.gateway import Failure, SlackGateway, is_transient
 from incidentbot.store.db import session_scope
@@ -50,7 +51,6 @@ from incidentbot.store.models import Incident, SlackOutbox
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 LEASE = timedelta(minutes=2)  # a claim older than this was left by a process that died
 MAX_RETRY_AFTER = 900.0  # honour Slack's Retry-After up to 15 minutes
 PENDING = "pending"
@@ -268,6 +268,8 @@ class Outbox:
             try:
                 self.drain()
             except Exception:  # the database may be away for a moment; try again later
+                if self._stopping.is_set():
+                    return  # the process is shutting down under us: the rows stay pending
                 log.exception("outbox drain failed")
                 self._pause()
 
@@ -344,7 +346,8 @@ class Outbox:
         try:
             return handler(row)
         except Exception as exc:  # a bug or the database: keep the row, try again later
-            log.exception("outbox handler failed", extra={"row": row.id, "kind": row.kind})
+            if not self._stopping.is_set():
+                log.exception("outbox handler failed", extra={"row": row.id, "kind": row.kind})
             return Attempt("retry", type(exc).__name__)
 
     def _finish(self, row: SlackOutbox, attempt: Attempt) -> None:

@@ -31,7 +31,14 @@ from incidentbot.config import (
     load_startup,
     parse_config,
 )
-from incidentbot.config_types import Name, References, Section, check_reference, problem_lines
+from incidentbot.config_types import (
+    Name,
+    References,
+    SecretEnv,
+    Section,
+    check_reference,
+    problem_lines,
+)
 from incidentbot.durations import format_duration, parse_duration
 
 # The example from PRODUCT.md §6, verbatim: operators copy it, so it must load.
@@ -1198,3 +1205,38 @@ def test_references_carry_the_environment_only_when_given() -> None:
     assert References.declared({}, Config.DECLARING_TABLES).env is None
     references = References.declared({}, Config.DECLARING_TABLES, env={"PD_KEY": "k"})
     assert references.env == {"PD_KEY": "k"}
+
+
+class _Source(Section):
+    """A stand-in for a section naming a secret's variable (as [alerts] sources do)."""
+
+    token_env: SecretEnv
+
+
+@pytest.mark.parametrize(
+    ("env", "token_env", "problem"),
+    [
+        (None, "ANY_NAME", None),  # validated without an environment: not checked
+        ({"TOKEN": "s3cret"}, "TOKEN", None),
+        ({"TOKEN": " \n"}, "TOKEN", "token_env: environment variable TOKEN is not set (or empty)"),
+        ({}, "TOKEN", "token_env: environment variable TOKEN is not set (or empty)"),
+        (
+            {},
+            "not a name",
+            'token_env: expected an environment variable name like "PD_ROUTING_KEY", '
+            'got "not a name"',
+        ),
+    ],
+)
+def test_secret_env_keys_name_a_set_variable(
+    env: dict[str, str] | None, token_env: str, problem: str | None
+) -> None:
+    data = {"token_env": token_env}
+    context = {"references": References.declared({}, {}, env=env)}
+    if problem is None:
+        assert _Source.model_validate(data, context=context).token_env == token_env
+        return
+    with pytest.raises(ValidationError) as caught:
+        _Source.model_validate(data, context=context)
+    assert problem_lines(caught.value, data, _Source) == [problem]
+    assert "s3cret" not in problem

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from incidentbot.config import ConfigError, load_settings
 from incidentbot.delivery import RetryPolicy, late_summary
 from incidentbot.slack.gateway import Failure, Pacer, is_transient
 from incidentbot.store.models import SlackOutbox
+
+ENV = {"SLACK_BOT_TOKEN": "xoxb-1-test", "SLACK_SIGNING_SECRET": "s3cret-value"}
 
 
 @pytest.mark.parametrize(
@@ -100,3 +104,20 @@ def test_late_summary_lists_what_arrived_late_and_what_was_not_sent() -> None:
         "• the page to <@U1>: not sent (acknowledged by <@U2>)",
     ]
     assert late_summary(7, [row("delivered", 0.1, "x")]) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [("30s", 30.0), ("5m", 300.0), (" 2m ", 120.0)],
+)
+def test_retry_ceiling_from_the_environment(value: str, seconds: float, tmp_path: Path) -> None:
+    settings = load_settings({**ENV, "INCIDENTBOT_SLACK_RETRY_MAX": value}, cwd=tmp_path)
+    assert settings.slack_retry_max == seconds
+
+
+@pytest.mark.parametrize("value", ["0s", "soon", "-5m"])
+def test_bad_retry_ceiling_is_named_with_the_expected_form(value: str, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_settings({**ENV, "INCIDENTBOT_SLACK_RETRY_MAX": value}, cwd=tmp_path)
+    assert "INCIDENTBOT_SLACK_RETRY_MAX" in str(error.value)
+    assert 'at least 1s like "30s"' in str(error.value)

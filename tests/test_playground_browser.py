@@ -265,5 +265,16 @@ def test_fire_sample_alert(page: Any, playground: Playground) -> None:
     control.click()
     expect(page.get_by_role("status")).to_contain_text("202")
     open_channel(page, "#incidents")
-    triage = page.get_by_role("article").filter(has_text="Checkout error rate above 5%")
-    expect(triage.first).to_be_visible()
+    triage = page.get_by_role("article").filter(has_text="Checkout error rate above 5%").first
+    expect(triage).to_contain_text("FIRING")
+
+    triage.get_by_role("button", name="Acknowledge").click()
+    expect(triage).to_contain_text("ACKNOWLEDGED")
+    triage.get_by_role("button", name="Declare incident").click()
+    dialog = page.get_by_role("dialog", name="Declare an incident")
+    title = dialog.get_by_label("Title")
+    expect(title).to_have_value(re.compile("Checkout error rate above 5%"))
+    dialog.get_by_role("button", name="Declare").click()
+    expect(dialog).to_be_hidden()
+    link = channels(page).get_by_role("link", name=re.compile(r"^#inc-\d+-checkout-error-rate"))
+    expect(link).to_be_visible()

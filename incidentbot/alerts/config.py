@@ -17,13 +17,13 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, model_validator
+from pydantic import AfterValidator, Field, ValidationInfo, model_validator
 
 from incidentbot.config_types import (
     Channel,
     Duration,
     Name,
-    References,
+    SecretEnv,
     Section,
     check_reference,
     int_between,
@@ -35,27 +35,7 @@ SOURCE_KINDS = ("alertmanager", "grafana", "generic", "pagerduty")
 ACTIONS = ("drop", "triage", "page", "declare")
 DEFAULT_ROUTE = "default"  # the route of alerts no configured route matches
 
-_ENV_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _LABEL_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def _env_name(value: object) -> str:
-    if not isinstance(value, str) or not _ENV_RE.fullmatch(value.strip()):
-        raise ValueError(
-            f'expected an environment variable name like "ALERTS_TOKEN", got {show(value)}'
-        )
-    return value.strip()
-
-
-def _is_set(value: str | None, info: ValidationInfo) -> str | None:
-    references = (info.context or {}).get("references")
-    env = references.env if isinstance(references, References) else None
-    if value is not None and env is not None and not env.get(value, "").strip():
-        raise ValueError(f"environment variable {value} is not set (or empty)")
-    return value
-
-
-SecretEnv = Annotated[str, BeforeValidator(_env_name), AfterValidator(_is_set)]
 
 
 def _severity(value: str | None, info: ValidationInfo) -> str | None:

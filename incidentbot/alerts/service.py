@@ -105,8 +105,8 @@ class AlertService:
         for attempt in range(4):
             try:
                 with session_scope(self.engine) as session:
-                    self._lock_groups(session, source, placed)
-                    result, counts = self._ingest(session, source, placed, self.clock())
+                    locked = self._lock_groups(session, placed)
+                    result, counts = self._ingest(session, source, placed, locked, self.clock())
                 break
             except (OperationalError, IntegrityError) as error:
                 code = getattr(error.orig, "sqlstate", None)
@@ -117,43 +117,39 @@ class AlertService:
         return result
 
     def _lock_groups(
-        self, session: Session, source: str, placed: Sequence[tuple[Alert, Placement]]
-    ) -> None:
+        self, session: Session, placed: Sequence[tuple[Alert, Placement]]
+    ) -> set[str] | None:
         """Serialise the requests that touch the same groups, and only those.
 
         SQLite has one writer anyway: take its write lock first, so what we read
-        next is what we write over. PostgreSQL: a transaction-level advisory lock
-        per (route, group key) this body touches — the groups its new alerts go
-        to and the groups its known alerts are in — taken in one fixed order, so
-        concurrent deliveries of the same group queue up, different groups run
-        in parallel, and no two requests can deadlock on them.
+        next is what we write over (returns None). PostgreSQL: a transaction-level
+        advisory lock per (route, group key) the body's alerts route to, taken in
+        one fixed order, so concurrent deliveries of a group queue up, different
+        groups run in parallel, and they cannot deadlock (returns the names).
         """
         if session.get_bind().dialect.name != "postgresql":
             session.connection().exec_driver_sql("UPDATE alert_group SET id = id WHERE 0")
-            return
-        names = {open_key(p.route.name, p.group_key) for a, p in placed if a.status == FIRING}
-        keys = list(dict.fromkeys(a.key for a, _ in placed))
-        for start in range(0, len(keys), _CHUNK):
-            stmt = (
-                select(AlertGroup.route, AlertGroup.group_key)
-                .join(AlertRecord, col(AlertRecord.group_id) == AlertGroup.id)
-                .where(
-                    AlertRecord.source == source,
-                    col(AlertRecord.key).in_(keys[start : start + _CHUNK]),
-                )
-                .distinct()
-            )
-            names |= {open_key(route, key) for route, key in session.exec(stmt).all()}
+            return None
+        names = {open_key(p.route.name, p.group_key) for _, p in placed}
         lock_ids(session, names)
+        return names
 
     def _ingest(
         self,
         session: Session,
         source: str,
         placed: Sequence[tuple[Alert, Placement]],
+        locked: set[str] | None,
         now: datetime,
     ) -> tuple[Accepted, dict[tuple[str, str], Counter[str]]]:
-        latest = self._latest(session, source, [a.key for a, _ in placed])
+        keys = [a.key for a, _ in placed]
+        latest, homes = self._latest(session, source, keys)
+        if locked is not None and not homes <= locked:
+            # Known alerts in groups of another key (their labels now route elsewhere):
+            # lock those too and read again. Out of order, so a deadlock is possible;
+            # PostgreSQL breaks it and `ingest` retries.
+            lock_ids(session, homes - locked)
+            latest, _ = self._latest(session, source, keys)
         groups = _Groups(self, session, now)
         work: dict[int, _GroupWork] = {}
         received: Counter[str] = Counter()  # route → alerts
@@ -184,9 +180,13 @@ class AlertService:
         accepted = Accepted(len(placed), tuple(sorted(work)))
         return accepted, counts
 
-    def _latest(self, session: Session, source: str, keys: Iterable[str]) -> dict[str, _Known]:
-        """The newest occurrence of each key (only the columns ingest needs)."""
+    def _latest(
+        self, session: Session, source: str, keys: Iterable[str]
+    ) -> tuple[dict[str, _Known], set[str]]:
+        """The newest occurrence of each key (only the columns ingest needs), and the
+        (route, group key) names of the groups they are in."""
         latest: dict[str, _Known] = {}
+        home: dict[str, str] = {}
         unique = list(dict.fromkeys(keys))
         columns = (
             AlertRecord.id,
@@ -197,18 +197,23 @@ class AlertService:
             AlertRecord.repeats,
             AlertRecord.ends_at,
             AlertRecord.resolved_at,
+            AlertGroup.route,
+            AlertGroup.group_key,
         )
         for start in range(0, len(unique), _CHUNK):
             chunk = unique[start : start + _CHUNK]
-            stmt = select(*columns).where(
-                AlertRecord.source == source, col(AlertRecord.key).in_(chunk)
+            stmt = (
+                select(*columns)
+                .join(AlertGroup, col(AlertGroup.id) == AlertRecord.group_id)
+                .where(AlertRecord.source == source, col(AlertRecord.key).in_(chunk))
             )
             for row in session.exec(stmt).all():
-                found = _Known(*row)
+                found = _Known(*row[:8])
                 have = latest.get(found.key)
                 if have is None or found.occurrence > have.occurrence:
                     latest[found.key] = found
-        return latest
+                    home[found.key] = open_key(row[8], row[9])
+        return latest, set(home.values())
 
     def _apply(
         self,

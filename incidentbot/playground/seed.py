@@ -61,8 +61,12 @@ from incidentbot. Acknowledge it, or wait 30 s and watch it escalate to Carol, t
 5. `/incident status monitoring`, `/incident resolve`, then `/incident postmortem`.
 `/incident help` lists everything. The *incidentbot* app in the sidebar has a Home tab."""
 
+ALERTS_GUIDE = """
+6. *Fire sample alert* (top right) sends a monitoring alert to `POST /alerts/demo`: its \
+triage message appears in `#incidents`, with *Acknowledge* and *Declare incident*."""
 
-def populate(standin: SlackStandIn) -> None:
+
+def populate(standin: SlackStandIn, *, alerts: bool = False) -> None:
     """Give the stand-in's seeded users their names and roles; add the group and the guide."""
     for person in PEOPLE:
         standin.add_user(
@@ -73,7 +77,7 @@ def populate(standin: SlackStandIn) -> None:
         )
     standin.add_user(GUIDE_USER, "slackbot", is_bot=True, real_name="Playground guide")
     standin.add_usergroup(ONCALL_GROUP, "oncall", ["U0BOB", "U0CAROL"], name="On-call")
-    standin.add_message(GENERAL_ID, GUIDE, user=GUIDE_USER)
+    standin.add_message(GENERAL_ID, GUIDE + (ALERTS_GUIDE if alerts else ""), user=GUIDE_USER)
 
 
 def config_data(*, alerts: bool) -> dict[str, Any]:

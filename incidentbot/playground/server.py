@@ -636,16 +636,15 @@ class Playground:
         # A reused database keeps ids from earlier runs: new ids must never repeat them.
         first_id = saved["next_id"] if saved else int(time.time()) if self.data_dir else 1
         self.standin = SlackStandIn(first_id=first_id)
+        config, alerts = seed.config()
         if saved:
             persist.restore(self.standin, saved)
         else:
-            seed.populate(self.standin)
-        config, alerts = seed.config()
+            seed.populate(self.standin, alerts=alerts)
         signing_secret = secrets.token_hex(32)
-        alert_token = secrets.token_urlsafe(24)
-        if alerts:
-            # The bot reads alert tokens from the variable its config names (PRODUCT.md §9).
-            os.environ[seed.ALERT_TOKEN_ENV] = alert_token
+        # The bot reads alert tokens from the variable its config names (PRODUCT.md §9).
+        # One token per process: several playgrounds in one process (tests) share it.
+        alert_token = os.environ.setdefault(seed.ALERT_TOKEN_ENV, secrets.token_urlsafe(24))
         settings = Settings(
             bot_token=PLACEHOLDER_TOKEN,
             signing_secret=signing_secret,

@@ -15,7 +15,6 @@ secrets are empty.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Annotated
@@ -35,18 +34,17 @@ from pydantic import (
 from incidentbot.config_types import (
     FROM_KEY,
     Name,
-    References,
+    SecretEnv,
     Section,
     Text,
     as_dict,
     named_tables,
+    read_secret,
     show,
 )
 
 DEFAULT_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 DEFAULT_OPSGENIE_URL = "https://api.opsgenie.com"  # EU accounts: https://api.eu.opsgenie.com
-
-_ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _http_url(value: object) -> str:
@@ -65,43 +63,7 @@ def _http_url(value: object) -> str:
     return value.strip().rstrip("/") if parts.path in ("", "/") else value.strip()
 
 
-def _env_name(value: object) -> str:
-    if not isinstance(value, str) or not _ENV_NAME_RE.fullmatch(value.strip()):
-        raise ValueError(
-            f'expected an environment variable name like "PD_ROUTING_KEY", got {show(value)}'
-        )
-    return value.strip()
-
-
 HttpUrl = Annotated[str, BeforeValidator(_http_url)]
-EnvName = Annotated[str, BeforeValidator(_env_name)]
-
-
-def _env(info: ValidationInfo) -> Mapping[str, str] | None:
-    references = (info.context or {}).get("references")
-    return references.env if isinstance(references, References) else None
-
-
-def _read_secret(name: str | None, info: ValidationInfo) -> SecretStr | None:
-    """The value of variable `name`; ValueError when the environment lacks it.
-
-    Blank counts as unset (a stray newline from a secrets file is a classic).
-    """
-    env = _env(info)
-    if name is None or env is None:
-        return None
-    value = env.get(name, "").strip()
-    if not value:
-        raise ValueError(f"environment variable {name} is not set (or empty)")
-    return SecretStr(value)
-
-
-def _variable_is_set(value: str | None, info: ValidationInfo) -> str | None:
-    _read_secret(value, info)
-    return value
-
-
-SecretEnv = Annotated[EnvName, AfterValidator(_variable_is_set)]
 
 
 def _empty() -> Mapping[str, object]:
@@ -117,7 +79,7 @@ class PagerDutyService(Section):
 
     @model_validator(mode="after")
     def _keep_secret(self, info: ValidationInfo) -> PagerDutyService:
-        self._routing_key = _read_secret(self.routing_key_env, info) or SecretStr("")
+        self._routing_key = read_secret(self.routing_key_env, info) or SecretStr("")
         return self
 
     @property
@@ -138,7 +100,7 @@ class PagerDutyConfig(Section):
 
     @model_validator(mode="after")
     def _keep_secret(self, info: ValidationInfo) -> PagerDutyConfig:
-        secret = _read_secret(self.webhook_secret_env, info)
+        secret = read_secret(self.webhook_secret_env, info)
         # Several comma-separated secrets are accepted while one is being rotated.
         if secret is not None:
             parts = [s.strip() for s in secret.get_secret_value().split(",") if s.strip()]
@@ -190,8 +152,8 @@ class OpsgenieConfig(Section):
 
     @model_validator(mode="after")
     def _keep_secrets(self, info: ValidationInfo) -> OpsgenieConfig:
-        self._api_key = _read_secret(self.api_key_env, info) or SecretStr("")
-        self._webhook_token = _read_secret(self.webhook_token_env, info)
+        self._api_key = read_secret(self.api_key_env, info) or SecretStr("")
+        self._webhook_token = read_secret(self.webhook_token_env, info)
         return self
 
     @property
