@@ -7,6 +7,7 @@ read from the database at scrape time, so every replica reports the same truth.
     incidentbot_open_incidents{severity}
     incidentbot_pages_sent_total
     incidentbot_acknowledgements_total
+    incidentbot_time_to_acknowledge_seconds{via}   (histogram; via = page | ic_action)
     incidentbot_slack_api_errors_total{method,error}
     incidentbot_http_request_seconds{path,status}   (histogram)
     incidentbot_alerts_received_total{source,route}
@@ -46,6 +47,16 @@ class Metrics:
         )
         self.acks = Counter(
             "incidentbot_acknowledgements", "Escalations acknowledged.", registry=self.registry
+        )
+        # The acknowledged milestone of PRODUCT.md §4, the one behind MTTA everywhere:
+        # the first page acknowledgement, or (nobody paged) the IC's first action.
+        self.time_to_acknowledge = Histogram(
+            "incidentbot_time_to_acknowledge_seconds",
+            "Declared to acknowledged (first page acknowledgement; when nobody was paged, "
+            "the Incident Commander's first action), observed once per incident.",
+            ["via"],
+            buckets=(30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400),
+            registry=self.registry,
         )
         self.slack_errors = Counter(
             "incidentbot_slack_api_errors",

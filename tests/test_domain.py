@@ -79,7 +79,10 @@ def test_parse(typed: str, expected: commands.Command) -> None:
         ("role janitor <@U1>", "Unknown role `janitor`"),
         ("role comms_lead", "Mention one person"),
         ("note", "needs some text"),
-        ("<!channel> now", "Unknown subcommand `&lt;!channel&gt;`"),  # echoed input is escaped
+        ("<!channel> now", "Unknown subcommand `@channel`"),  # broadcasts: plain words
+        ("&lt;b&gt; now", "Unknown subcommand `&lt;b&gt;`"),  # quoted as typed, escaped once
+        ("ic <@U0BOB|bob> <@U0CAROL|carol>", "`@bob @carol` is not a person"),
+        ("ic @channel", "`@channel` is not a person"),
     ],
 )
 def test_parse_errors(typed: str, fragment: str) -> None:

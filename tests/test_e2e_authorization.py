@@ -53,7 +53,7 @@ def start(make_bot: Callable[..., Bot], config: dict[str, Any] | None = None) ->
     channel = channel_of(bot)
     for user in (ADMIN, GROUP_ADMIN, OUTSIDER):
         bot.standin.add_member(channel, user)
-    bot.command(f"scribe <@{SCRIBE}>", user=IC, channel=channel)
+    bot.command("scribe @bob", user=IC, channel=channel)
     return bot
 
 
@@ -118,13 +118,10 @@ def test_everyone_else_is_refused_every_restricted_action(make_bot: Callable[...
     attempts: list[tuple[Callable[[], Any], str]] = [
         # /incident resolve with a summary
         (lambda: bot.command("resolve nope", user=OUTSIDER, channel=channel), "resolve"),
-        # a resolve modal submission (forged: the outsider never got the modal)
+        # the Resolve button: refused before the form opens
         (
-            lambda: bot.sender.view_submission(
-                ids.RESOLVE_VIEW,
-                {ids.SUMMARY: {ids.SUMMARY: {"type": "plain_text_input", "value": "nope"}}},
-                user=OUTSIDER,
-                private_metadata="1",
+            lambda: bot.action(
+                ids.OPEN_RESOLVE, user=OUTSIDER, value="1", channel=channel, message_ts=welcome_ts
             ),
             "resolve",
         ),
@@ -136,18 +133,11 @@ def test_everyone_else_is_refused_every_restricted_action(make_bot: Callable[...
         ),
         # /incident ic, for someone else and for oneself
         (
-            lambda: bot.command(f"ic <@{OUTSIDER}>", user=OUTSIDER, channel=channel),
+            lambda: bot.command("ic @erin", user=OUTSIDER, channel=channel),
             "change the Incident Commander of",
         ),
         (
             lambda: bot.command("commander me", user=OUTSIDER, channel=channel),
-            "change the Incident Commander of",
-        ),
-        # the Take IC button on the welcome message
-        (
-            lambda: bot.action(
-                ids.TAKE_IC, user=OUTSIDER, value="1", channel=channel, message_ts=welcome_ts
-            ),
             "change the Incident Commander of",
         ),
         # the ⋯ menu of someone else's timeline entry: edit, delete
@@ -175,9 +165,23 @@ def test_everyone_else_is_refused_every_restricted_action(make_bot: Callable[...
         assert getattr(reply, "status", 200) == 200
         assert told(bot, OUTSIDER)[seen:] == [f":warning: {REFUSAL.format(verb=verb)}"], verb
 
+    # A forged resolve submission (the outsider never got the form) is refused inside it.
+    reply = bot.sender.view_submission(
+        ids.RESOLVE_VIEW,
+        {ids.SUMMARY: {ids.SUMMARY: {"type": "plain_text_input", "value": "nope"}}},
+        user=OUTSIDER,
+        private_metadata="1",
+    )
+    bot.wait()
+    assert reply.json is not None and reply.json["response_action"] == "errors"
+    assert reply.json["errors"][ids.SUMMARY] == (
+        "Only the Incident Commander (@alice) or the Scribe (@bob) "
+        "or an incidentbot admin can resolve INC-1."
+    )
+
     assert state(bot) == before
     assert slack_changes(bot) == []
-    assert bot.standin.views_for(OUTSIDER) == []  # no edit/delete modal was opened
+    assert bot.standin.views_for(OUTSIDER) == []  # no resolve/edit/delete modal was opened
     assert bot.standin.channel(channel).topic.endswith(f"IC: <@{IC}>")
 
 
@@ -232,7 +236,7 @@ def test_ic_scribe_and_admins_may_do_every_restricted_action(
     bot.command("reopen", user=actor, channel=channel)
     assert bot.incident(1).status == "investigating"
 
-    bot.command(f"ic <@{OUTSIDER}>", user=actor, channel=channel)
+    bot.command("ic @erin", user=actor, channel=channel)
     assert bot.standin.channel(channel).topic.endswith(f"IC: <@{OUTSIDER}>")
 
     kinds = [e.kind for e in bot.timeline(1)]
@@ -260,7 +264,7 @@ def test_custom_restricted_list_is_honoured(make_bot: Callable[..., Bot]) -> Non
 
     # `severity` and `ic` are no longer restricted: anyone may change them.
     bot.command("sev sev2", user=OUTSIDER, channel=channel)
-    bot.command(f"ic <@{OUTSIDER}>", user=OUTSIDER, channel=channel)
+    bot.command("ic @erin", user=OUTSIDER, channel=channel)
     assert bot.incident(1).severity == "sev2"
     assert bot.standin.channel(channel).topic.endswith(f"IC: <@{OUTSIDER}>")
 

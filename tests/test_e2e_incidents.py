@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from incidentbot.slack import ids
 from tests.conftest import Bot
 
 CARD_CHANNEL = "C0INCIDENTS"
@@ -183,10 +184,10 @@ def test_changes_update_topic_card_and_timeline(bot: Bot) -> None:
     assert channel.topic.startswith("SEV1 | investigating")
     bot.command("status identified", user="U0ALICE", channel=channel.id)
     assert channel.topic == "SEV1 | identified | IC: <@U0ALICE>"
-    bot.command("ic <@U0BOB|bob>", user="U0ALICE", channel=channel.id)
+    bot.command("ic @bob", user="U0ALICE", channel=channel.id)
     assert channel.topic == "SEV1 | identified | IC: <@U0BOB>"
     assert "U0BOB" in channel.members
-    bot.command("scribe <@U0CAROL>", user="U0BOB", channel=channel.id)
+    bot.command("scribe @carol", user="U0BOB", channel=channel.id)
     assert "U0CAROL" in channel.members
 
     updated = card(bot, 1)
@@ -250,7 +251,7 @@ def test_refused_button_is_acked_at_once_and_explained(bot: Bot) -> None:
     channel = incident_channel(bot, 1)
     message = welcome(bot, 1)
     reply = bot.sender.block_action(
-        "incident.take_ic", user="U0ERIN", value="1", channel=channel.id, message_ts=message.ts
+        ids.OPEN_RESOLVE, user="U0ERIN", value="1", channel=channel.id, message_ts=message.ts
     )
     bot.wait()
     assert reply.status == 200  # before the fix: Bolt's ack timeout, then 404
@@ -359,7 +360,7 @@ def test_role_command_for_configured_role(make_bot: Callable[..., Bot]) -> None:
     bot = make_bot({"roles": [{"name": "comms_lead"}]})
     bot.command("declare Broken builds", user="U0ALICE")
     channel = incident_channel(bot, 1)
-    bot.command("role comms_lead <@U0DAVE>", user="U0ALICE", channel=channel.id)
+    bot.command("role comms_lead @dave", user="U0ALICE", channel=channel.id)
     assert ("role", "U0ALICE", "Comms lead: <@U0DAVE>") in [
         (e.kind, e.actor, e.text) for e in bot.timeline(1)
     ]
@@ -419,7 +420,7 @@ def test_unknown_names_list_valid_ones(bot: Bot) -> None:
         "Valid: `sev1`, `sev2`, `sev3`, `sev4`" in bot.command("sev sev9", channel=channel.id).body
     )
     assert "`investigating`, `identified`" in bot.command("status done", channel=channel.id).body
-    assert "Unknown role `janitor`" in bot.command("role janitor <@U0BOB>", channel=channel.id).body
+    assert "Unknown role `janitor`" in bot.command("role janitor @bob", channel=channel.id).body
     assert "Mention one person" in bot.command("ic", channel=channel.id).body
     assert "needs a title" in bot.command("declare sev1    ").body
     assert len(bot.timeline(1)) == before

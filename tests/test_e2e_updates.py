@@ -137,9 +137,12 @@ def test_raising_severity_adds_the_card_to_the_extra_audience(
     bot.command("sev sev1", channel=channel)
     assert "Search slow" in str(card(bot, EXEC, 1).blocks)
 
+    # Stakeholders are told in the card's thread why it changed, then get the update.
     bot.command("update Now affecting checkout", channel=channel)
-    assert len(replies_under(bot, CARDS, 1)) == 1
-    assert len(replies_under(bot, EXEC, 1)) == 1
+    for where in (CARDS, EXEC):
+        severity, update = replies_under(bot, where, 1)
+        assert "severity changed by <@U0ALICE>: *sev3* → :red_circle: SEV1" in severity
+        assert "Now affecting checkout" in update
 
 
 def test_update_modal_prefilled_from_last_update_and_double_submit_counts_once(
@@ -297,8 +300,9 @@ def test_resolve_stops_reminders_and_posts_the_closing_update(
 
     bot.command("resolve Index added", channel=channel)
 
-    closing = [t for t in texts(bot, channel) if "INC-1 is resolved" in t]
-    assert len(closing) == 1 and "Index added" in closing[0] and "1h 5m" in closing[0]
+    # One resolution message in the incident channel: the closing update, also under the card.
+    [closing] = [t for t in texts(bot, channel) if "resolved" in t and "Index added" in t]
+    assert "INC-1 is resolved" in closing and "1h 5m" in closing and "by <@U0ALICE>" in closing
     threaded = replies_under(bot, CARDS, 1)
     assert len(threaded) == 2 and "INC-1 is resolved" in threaded[-1] and "1h 5m" in threaded[-1]
     assert "resolved" in str(card(bot, CARDS, 1).blocks)

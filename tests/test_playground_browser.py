@@ -46,6 +46,7 @@ def find_chromium() -> str | None:
 
 
 CHROMIUM = find_chromium()
+expect.set_options(timeout=WAIT_MS)  # assertions poll this long (Playwright's default is 5 s)
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None,
     reason="no Chromium found (apt-get install chromium, or set INCIDENTBOT_CHROMIUM)",

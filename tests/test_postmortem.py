@@ -1,5 +1,5 @@
-"""The postmortem renderer (pure): sections, durations, draft marking, literal text;
-and `slack_safe`, its counterpart for showing stored text in Slack."""
+"""The postmortem renderer (pure): sections, durations, draft marking, literal text,
+people by display name, and the one acknowledged milestone."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from incidentbot.domain.postmortem import (
     markdown_inline,
     render,
 )
-from incidentbot.slack.timeline_blocks import slack_safe
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
@@ -38,7 +37,7 @@ RESOLVED = PostmortemData(
     description="Card payments fail for EU customers",
     summary="A bad config push; reverted.",
     channel_name="inc-7-checkout-is-failing",
-    acknowledged_at=at(5),
+    acknowledged_at=at(4),  # the page acknowledgement: someone was paged
     mitigated_at=at(20),
     resolved_at=at(90),
     roles=(
@@ -102,10 +101,10 @@ def test_sections_in_order() -> None:
 
 def test_durations_and_milestones() -> None:
     text = render(RESOLVED)
-    assert "- **Time to acknowledge:** 5m" in text
+    assert "- **Time to acknowledge:** 4m (acknowledged = first page acknowledgement)" in text
     assert "- **Time to mitigate:** 20m" in text
     assert "- **Time to resolve:** 1h 30m" in text
-    assert "| Acknowledged | 2026-11-27 09:05:00 | 5m |" in text
+    assert "| Acknowledged (page) | 2026-11-27 09:04:00 | 4m |" in text
     assert "| Duration | 1h 30m |" in text
 
 
@@ -132,7 +131,10 @@ def test_timeline_in_time_order_with_logged_message_details() -> None:
 
 def test_escalations_and_action_items() -> None:
     text = render(RESOLVED)
-    assert "acknowledged by @U0ERIN at 2026-11-27 09:04:00 (after 3m)" in text
+    # The escalation's own time says what it is measured from.
+    assert (
+        "acknowledged by @U0ERIN at 2026-11-27 09:04:00 (3m after this escalation started)" in text
+    )
     assert "level 1: paged schedule:backend-oncall at 2026-11-27 09:01:00, sent" in text
     assert "- [ ] Alert on config drift (owner @U0CAROL; added by @U0BOB 2026-11-27)" in text
     assert "- [x] Write a runbook (no owner yet; added by @U0ALICE 2026-11-27)" in text
@@ -160,25 +162,26 @@ def test_rendering_is_deterministic() -> None:
 
 
 @pytest.mark.parametrize(
-    ("slack_text", "markdown"),
+    ("stored", "markdown"),
     [
         ("plain words", "plain words"),
-        ("<@U0BOB> and <@U0CAROL|carol>", "@U0BOB and @carol"),  # mentions: readable
+        ("<@U0BOB> and <@U0CAROL|carol>", "@Bob B. and @carol"),  # mentions: display names
+        ("<@U0NAMELESS>", "@U0NAMELESS"),  # no name known: the ID
         ("see <#C123|general>", "see #general"),
-        ("<!channel> db down", "@channel db down"),  # no Slack special survives
+        ("<!channel> db down", "@channel db down"),  # an old row: no Slack special survives
         ("<!subteam^S1|@sre> look", "@sre look"),
         ("<https://x.example/a_b>", "<https://x.example/a_b>"),  # autolink, URL untouched
         ("<https://x.example|the *docs*>", "[the \\*docs\\*](<https://x.example>)"),
         ("<javascript:alert(1)|click>", "\\<javascript:alert(1)|click\\>".replace("|", "\\|")),
-        ("&lt;script&gt;alert(1)&lt;/script&gt;", "\\<script\\>alert(1)\\</script\\>"),  # no HTML
+        ("<script>alert(1)</script>", "\\<script\\>alert(1)\\</script\\>"),  # no HTML
         ("a | b", "a \\| b"),  # table cells stay cells
         ("*bold* _it_ `code` ~x~ [l](u)", "\\*bold\\* \\_it\\_ \\`code\\` \\~x\\~ \\[l\\](u)"),
-        ("AT&amp;T &amp;copy;", "AT&T \\&copy;"),  # a typed entity stays literal
+        ("AT&T &copy;", "AT&T \\&copy;"),  # stored as typed: a typed entity stays literal
         ("two\nlines", "two lines"),
     ],
 )
-def test_markdown_inline(slack_text: str, markdown: str) -> None:
-    assert markdown_inline(slack_text) == markdown
+def test_markdown_inline(stored: str, markdown: str) -> None:
+    assert markdown_inline(stored, {"U0BOB": "Bob B."}) == markdown
 
 
 def test_markdown_block_never_starts_structure() -> None:
@@ -192,21 +195,32 @@ def test_role_spans_on_another_day_carry_the_date() -> None:
     assert "- **Scribe:** @U0CAROL (2026-11-28 09:00 → end)" in render(late)
 
 
-@pytest.mark.parametrize(
-    ("stored", "limit", "shown"),
-    [
-        ("<@U0BOB> fixed it", 2000, "<@U0BOB> fixed it"),  # people mentions stay
-        ("see <#C123|general>", 2000, "see <#C123|general>"),
-        ("<https://x.example|docs>", 2000, "<https://x.example|docs>"),
-        ("<!channel> <!here> <!everyone>", 2000, "@channel @here @everyone"),  # plain text
-        ("<!subteam^S1|@sre> ping", 2000, "@sre ping"),
-        ("<javascript:x|y>", 2000, "&lt;javascript:x|y&gt;"),
-        ("a &lt;b&gt; &amp; c", 2000, "a &lt;b&gt; &amp; c"),  # Slack-escaped: unchanged
-        ("raw <b> & c", 2000, "raw &lt;b&gt; &amp; c"),  # typed in a modal: escaped
-        ("abc <@U0BOB>", 8, "abc …"),  # never half a mention
-        ("abc && x", 10, "abc &amp;…"),  # never half an entity
-    ],
-)
-def test_slack_safe(stored: str, limit: int, shown: str) -> None:
-    assert slack_safe(stored, limit) == shown
-    assert len(slack_safe(stored, limit)) <= limit
+def test_an_incident_that_paged_nobody_labels_the_ic_action() -> None:
+    quiet = replace(RESOLVED, escalations=(), acknowledged_at=at(5))
+    text = render(quiet)
+    assert "| Acknowledged (IC's first action) | 2026-11-27 09:05:00 | 5m |" in text
+    assert "(acknowledged = first action of the Incident Commander; nobody was paged)" in text
+
+
+def test_people_by_display_name_and_bots_by_their_name() -> None:
+    bot_line = TimelineItem(
+        at(6),
+        "message",
+        "U0CAROL",
+        "deploy 1234 rolled back",
+        author="B0DEPLOY",
+        author_name="deploybot",
+    )
+    named = replace(
+        RESOLVED,
+        timeline=(*RESOLVED.timeline, bot_line),
+        names={"U0ALICE": "Alice A.", "U0BOB": "bob", "U0CAROL": "Carol", "U0DAVE": "dave"},
+    )
+    text = render(named)
+    assert "- **Incident Commander:** @Alice A. (09:00 → 09:30), then @bob (09:30 → end)" in text
+    assert "message · @dave (logged by @Carol): Error rate" in text
+    assert "message · deploybot (bot) (logged by @Carol): deploy 1234 rolled back" in text
+    assert "acknowledged by @U0ERIN" in text  # no name known: the ID, never a guess
+    assert "<@B0DEPLOY>" not in text and "@B0DEPLOY" not in text
+    assert named.people() >= {"U0ALICE", "U0BOB", "U0CAROL", "U0DAVE", "U0ERIN"}
+    assert "B0DEPLOY" not in named.people()

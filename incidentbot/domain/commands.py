@@ -1,10 +1,14 @@
 """Parsing the text of `/incident …` into a typed command.
 
 Grammar (PRODUCT.md §3): the first word picks the subcommand (case-insensitive,
-with aliases `sev` and `commander`), the rest is its argument. User arguments
-arrive escaped by Slack (`should_escape: true`) as `<@U123|name>` or `<@U123>`.
+with aliases `sev` and `commander`), the rest is its argument. Slack sends the
+text HTML-escaped, with mentions as `<@U123|name>` (`should_escape: true`);
+`parse` takes it as Slack sent it and un-escapes it once (`text.from_slack`), so
+every text a command carries is what the person typed. A plain `@name` that
+Slack did not turn into a mention is passed on as `user_name`, to be looked up.
 Anything wrong raises `CommandError` carrying a short explanation and the
-correct usage; nothing is changed by a command that fails to parse.
+correct usage, quoting what the person typed; nothing is changed by a command
+that fails to parse.
 """
 
 from __future__ import annotations
@@ -14,9 +18,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from incidentbot.domain.stats import DEFAULT_DAYS, MAX_DAYS
-from incidentbot.domain.text import escape, truncate
+from incidentbot.domain.text import escape, from_slack, readable, truncate
 
 _USER = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
+_NAME = re.compile(r"^@([\w.\-]{1,80})$")
+_BROADCASTS = ("channel", "here", "everyone")
 _SEV_LIKE = re.compile(r"^sev\d+$", re.IGNORECASE)
 _DAYS = re.compile(r"^[0-9]{1,6}$")
 
@@ -113,6 +119,7 @@ class Command:
     status: str | None = None
     role: str | None = None
     user_id: str | None = None
+    user_name: str | None = None  # a typed `@name` Slack did not resolve: look it up
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -150,17 +157,19 @@ def help_text() -> str:
 
 
 def parse(text: str, vocab: Vocabulary, *, actor_id: str) -> Command:
-    """Parse the text after `/incident` into a `Command`, or raise `CommandError`."""
-    text = text.strip()
+    """Parse the text after `/incident`, as Slack sent it, into a `Command`.
+
+    Raises `CommandError` for anything that cannot be carried out as typed.
+    """
+    text = from_slack(text).strip()
     if not text:
         return Command("declare")
     word, _, rest = text.partition(" ")
     rest = rest.strip()
     name = ALIASES.get(word.lower(), word.lower())
     if name not in SPECS:
-        shown = escape(truncate(word, 40))
         raise CommandError(
-            f"Unknown subcommand `{shown}`. Subcommands: {_names(list(SPECS))}.",
+            f"Unknown subcommand {quote(word)}. Subcommands: {_names(list(SPECS))}.",
             "`/incident <subcommand> …`; `/incident help` shows each with an example",
         )
     return _PARSERS.get(name, _no_args)(name, rest, vocab, actor_id)
@@ -203,7 +212,7 @@ def _status(name: str, rest: str, vocab: Vocabulary, actor_id: str) -> Command:
 
 def _assign(name: str, rest: str, vocab: Vocabulary, actor_id: str) -> Command:
     role = "incident_commander" if name == "ic" else "scribe"
-    return Command(name, role=role, user_id=_user(name, rest, actor_id))
+    return Command(name, role=role, **_user(name, rest, actor_id))
 
 
 def _role(name: str, rest: str, vocab: Vocabulary, actor_id: str) -> Command:
@@ -215,7 +224,7 @@ def _role(name: str, rest: str, vocab: Vocabulary, actor_id: str) -> Command:
     role = role_word.lower()
     if role not in vocab.roles:
         raise _unknown("role", role_word, vocab.roles, "role")
-    return Command(name, role=role, user_id=_user(name, who.strip(), actor_id))
+    return Command(name, role=role, **_user(name, who.strip(), actor_id))
 
 
 def _text(name: str, rest: str, vocab: Vocabulary, actor_id: str) -> Command:
@@ -239,9 +248,8 @@ def _followup(name: str, rest: str, vocab: Vocabulary, actor_id: str) -> Command
 def _stats(name: str, rest: str, vocab: Vocabulary, actor_id: str) -> Command:
     days = rest or str(DEFAULT_DAYS)
     if not _DAYS.match(days) or not 1 <= int(days) <= MAX_DAYS:
-        shown = escape(truncate(rest, 40))
         raise CommandError(
-            f"`{shown}` is not a number of days (a whole number from 1 to {MAX_DAYS}).",
+            f"{quote(rest)} is not a number of days (a whole number from 1 to {MAX_DAYS}).",
             usage(name),
         )
     return Command(name, extra={"days": str(int(days))})
@@ -282,21 +290,26 @@ def _one_word(name: str, rest: str, what: str, valid: Sequence[str]) -> str:
     return rest.split()[0].lower() if len(rest.split()) == 1 else rest.lower()
 
 
-def _user(name: str, rest: str, actor_id: str) -> str:
+def _user(name: str, rest: str, actor_id: str) -> dict[str, str]:
+    """`user_id` of the one person named, or the `user_name` Slack left unresolved."""
     if rest.lower() == "me":
-        return actor_id
-    match = _USER.match(rest)
-    if not match:
-        what = (
-            "Mention one person" if not rest else f"`{escape(truncate(rest, 40))}` is not a person"
-        )
-        raise CommandError(f"{what}: use @name (or `me`).", usage(name))
-    return match.group(1)
+        return {"user_id": actor_id}
+    if match := _USER.match(rest):
+        return {"user_id": match.group(1)}
+    if (match := _NAME.match(rest)) and match.group(1).lower() not in _BROADCASTS:
+        return {"user_name": match.group(1)}
+    what = "Mention one person" if not rest else f"{quote(rest)} is not a person"
+    raise CommandError(f"{what}: use @name (or `me`).", usage(name))
+
+
+def quote(typed: str, limit: int = 40) -> str:
+    """What the person typed, as inline code that shows it literally (mentions as @name)."""
+    shown = truncate(readable(typed), limit).replace("`", "'")
+    return f"`{escape(shown)}`"
 
 
 def _unknown(what: str, value: str, valid: Sequence[str], name: str) -> CommandError:
-    shown = escape(truncate(value, 40))
-    return CommandError(f"Unknown {what} `{shown}`. Valid: {_names(valid)}.", usage(name))
+    return CommandError(f"Unknown {what} {quote(value)}. Valid: {_names(valid)}.", usage(name))
 
 
 def _names(values: Sequence[str]) -> str:

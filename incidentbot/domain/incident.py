@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from incidentbot.domain.errors import InvalidChange
-from incidentbot.domain.text import escaped_within, one_line, truncate
+from incidentbot.domain.text import one_line, plain_within, truncate
 
 TOPIC_LIMIT = 250
 PURPOSE_LIMIT = 250
@@ -64,5 +64,5 @@ def topic(*, severity: str, status: str, ic: str | None) -> str:
 
 
 def purpose(title: str) -> str:
-    """The channel purpose: the title, escaped and within Slack's 250 characters."""
-    return escaped_within(one_line(title), PURPOSE_LIMIT)
+    """The channel purpose: the title as typed (mentions as @name), within 250 characters."""
+    return plain_within(one_line(title), PURPOSE_LIMIT)

@@ -13,6 +13,8 @@ import re
 import unicodedata
 from datetime import datetime
 
+from incidentbot.domain.text import readable
+
 MAX_CHANNEL_NAME = 80
 _INVALID = re.compile(r"[^a-z0-9_-]+")
 _DASHES = re.compile(r"-{2,}")
@@ -42,7 +44,7 @@ def channel_name(
     fields = {"number": number, "severity": severity, "date": declared_at.strftime("%Y-%m-%d")}
     without_slug = sanitize(template.format(slug="", **fields))
     room = MAX_CHANNEL_NAME - len(without_slug) - 1
-    slug = _shorten(slugify(title), max(room, 0))
+    slug = _shorten(slugify(readable(title)), max(room, 0))  # `@bob`, not `<@U0BOB|bob>`
     name = sanitize(template.format(slug=slug, **fields))
     return name or f"inc-{number}"
 

@@ -5,17 +5,25 @@ uploads its output to Slack and `python -m incidentbot postmortem <n>` prints
 it, so both are byte for byte the same document. Nothing here reads a clock:
 the document depends only on the stored incident, never on when it was made.
 
-Stored texts are Slack-formatted (`<@U123>`, `<https://…|label>`, `&lt;`), and
-may be anything a person typed. `markdown_inline` turns them into Markdown that
-shows them literally: Slack mentions and links become their readable form,
-everything else is escaped so no text can inject HTML, links or structure into
-the document.
+Stored texts are what people typed (see `domain.text`), with person and channel
+mentions and links kept as Slack tokens (`<@U123>`, `<https://…|label>`).
+`markdown_inline` turns them into Markdown that shows them literally: mentions
+become the person's Slack display name, links Markdown links, everything else
+is escaped so no text can inject HTML, links or structure into the document.
+
+People are named by their Slack display name (`PostmortemData.names`, looked up
+and cached by the service), by ID only where no name is known: the file is read
+outside Slack, where `U0ALICE` means nothing.
+
+The acknowledged milestone has one definition (PRODUCT.md §4, `ACKNOWLEDGED`),
+and the document says which kind it is; an escalation's own acknowledgement
+time is labelled as relative to that escalation.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -31,6 +39,16 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
 _ENTITY_START = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
 _LINE_START = re.compile(r"^(#|[-+=]|\d+[.)])")
 _SAFE_URL = re.compile(r"^(https?://|mailto:)[^\s<>]+$", re.IGNORECASE)
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_MENTION_TOKEN = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^<>]*)?>")
+
+# What the "Acknowledged" milestone is (PRODUCT.md §4); the same in stats and Home.
+ACKNOWLEDGED_PAGE = "first page acknowledgement"
+ACKNOWLEDGED_IC = "first action of the Incident Commander; nobody was paged"
+
+
+def _mentions(text: str) -> list[str]:
+    return _MENTION_TOKEN.findall(text or "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +66,7 @@ class TimelineItem:
     actor: str
     text: str
     author: str | None = None  # a logged message's author (the actor logged it)
+    author_name: str | None = None  # a bot author's name (bots have no display name)
     permalink: str | None = None
     files: tuple[tuple[str, str], ...] = ()  # (name, link)
     edited: bool = False
@@ -100,10 +119,29 @@ class PostmortemData:
     timeline: tuple[TimelineItem, ...] = ()
     escalations: tuple[EscalationItem, ...] = ()
     follow_ups: tuple[FollowUpItem, ...] = field(default_factory=tuple)
+    names: Mapping[str, str] = field(default_factory=dict)  # user ID -> display name
 
     @property
     def draft(self) -> bool:
         return self.resolved_at is None
+
+    @property
+    def paged(self) -> bool:
+        """Whether anyone was paged: then acknowledged means a page acknowledgement."""
+        return bool(self.escalations)
+
+    def people(self) -> set[str]:
+        """Every user ID the document names, for looking their names up."""
+        ids = {self.declared_by, *(r.user for r in self.roles)}
+        for item in self.timeline:
+            ids |= {item.actor, item.author or "", *_mentions(item.text)}
+        for e in self.escalations:
+            ids |= {e.started_by, e.acknowledged_by or ""}
+            ids |= {p.target for p in e.pages}
+        for f in self.follow_ups:
+            ids |= {f.created_by, f.owner or "", *_mentions(f.text)}
+        ids |= set(_mentions(self.summary)) | set(_mentions(self.description))
+        return {i for i in ids if _USER_ID.match(i)}
 
 
 # -- text ---------------------------------------------------------------------------
@@ -112,51 +150,50 @@ def md_escape(text: str) -> str:
     return _ENTITY_START.sub("\\&", _MD_SPECIAL.sub(r"\\\1", text))
 
 
-def _unescape_slack(text: str) -> str:
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
-def _token(inner: str) -> str:
-    """One Slack `<…>` sequence as Markdown (already escaped)."""
+def _token(inner: str, names: Mapping[str, str]) -> str:
+    """One kept Slack token `<…>` as Markdown (already escaped)."""
     body, _, caption = inner.partition("|")
-    caption = _unescape_slack(caption)
+    if body[:1] == "@" and body[1:] in names:
+        return md_escape(f"@{names[body[1:]]}")
     if body[:1] in ("@", "#"):  # <@U123|name>, <#C123|general>
         return md_escape(f"{body[0]}{caption.lstrip('@#') or body[1:]}")
-    if body.startswith("!"):  # <!here>, <!subteam^S1|@sre>, <!date^…|fallback>
+    if body.startswith("!"):  # an old row stored before the input boundary: <!here>
         special = body[1:].split("^", 1)[0]
         shown = caption or (f"@{special}" if special in ("here", "channel", "everyone") else "")
         return md_escape(shown or f"@{body[1:]}")
-    url = _unescape_slack(body)
-    if _SAFE_URL.match(url):
-        return f"[{md_escape(caption)}](<{url}>)" if caption else f"<{url}>"
-    return md_escape(_unescape_slack(f"<{inner}>"))
+    if _SAFE_URL.match(body):
+        return f"[{md_escape(caption)}](<{body}>)" if caption else f"<{body}>"
+    return md_escape(f"<{inner}>")
 
 
-def markdown_inline(text: str) -> str:
-    """Slack-formatted `text` as literal Markdown on one line."""
+def markdown_inline(text: str, names: Mapping[str, str] | None = None) -> str:
+    """Stored `text` as literal Markdown on one line (mentions by display name)."""
     text = " ".join(text.split())
     out, last = [], 0
     for match in _SLACK_TOKEN.finditer(text):
-        out.append(md_escape(_unescape_slack(text[last : match.start()])))
-        out.append(_token(match.group(1)))
+        out.append(md_escape(text[last : match.start()]))
+        out.append(_token(match.group(1), names or {}))
         last = match.end()
-    out.append(md_escape(_unescape_slack(text[last:])))
+    out.append(md_escape(text[last:]))
     return "".join(out)
 
 
-def markdown_block(text: str) -> str:
+def markdown_block(text: str, names: Mapping[str, str] | None = None) -> str:
     """Multi-line text as literal Markdown: no line may start a heading or a list."""
-    lines = [markdown_inline(line) for line in text.strip().splitlines()]
+    lines = [markdown_inline(line, names) for line in text.strip().splitlines()]
     return "  \n".join(_LINE_START.sub(r"\\\1", line) for line in lines)
 
 
-def _who(user_id: str | None) -> str:
-    return f"@{user_id}" if user_id else "incidentbot"
+def _who(user_id: str | None, names: Mapping[str, str]) -> str:
+    """A person by display name (the ID only where no name is known); a bot's ID as is."""
+    if not user_id:
+        return "incidentbot"
+    return md_escape(f"@{names.get(user_id, user_id)}")
 
 
-def _acker(by: str | None) -> str:
-    """`by @U123`, or `in PagerDuty` for an acknowledgement made there."""
-    return f"in {PROVIDER_NAMES[by]}" if by in PROVIDER_NAMES else f"by {_who(by)}"
+def _acker(by: str | None, names: Mapping[str, str]) -> str:
+    """`by @alice`, or `in PagerDuty` for an acknowledgement made there."""
+    return f"in {PROVIDER_NAMES[by]}" if by in PROVIDER_NAMES else f"by {_who(by, names)}"
 
 
 def _time(at: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S", missing: str = "—") -> str:
@@ -179,7 +216,7 @@ def _prompt(text: str) -> str:
 
 
 def _heading(s: PostmortemData) -> list[str]:
-    lines = [f"# Postmortem: {label(s.number)}: {markdown_inline(s.title)}", ""]
+    lines = [f"# Postmortem: {label(s.number)}: {markdown_inline(s.title, s.names)}", ""]
     if s.draft:
         lines += [
             f"> **DRAFT**: {label(s.number)} is still open (status: {markdown_inline(s.status)}). "
@@ -197,7 +234,8 @@ def _heading(s: PostmortemData) -> list[str]:
         f"| Incident | {label(s.number)} |",
         f"| Severity | {markdown_inline(s.severity.upper())} |",
         f"| Status | {markdown_inline(s.status)}{' (draft)' if s.draft else ''} |",
-        f"| Declared | {_time(s.declared_at, '%Y-%m-%d %H:%M UTC')} by {_who(s.declared_by)} |",
+        f"| Declared | {_time(s.declared_at, '%Y-%m-%d %H:%M UTC')} "
+        f"by {_who(s.declared_by, s.names)} |",
         f"| Resolved | {_time(s.resolved_at, '%Y-%m-%d %H:%M UTC', 'not yet')} |",
         f"| Duration | {_since(s.declared_at, s.resolved_at)} |",
     ]
@@ -209,13 +247,13 @@ def _heading(s: PostmortemData) -> list[str]:
 def _summary(s: PostmortemData) -> list[str]:
     lines = ["## Summary", ""]
     lines.append(
-        markdown_block(s.summary)
+        markdown_block(s.summary, s.names)
         if s.summary.strip()
         else _prompt("what happened, in two or three sentences.")
     )
     lines += ["", "## Impact", ""]
     if s.description.strip():
-        lines += [markdown_block(s.description), ""]
+        lines += [markdown_block(s.description, s.names), ""]
     lines.append(
         _prompt("who was affected, how, and for how long? Customers, revenue, data, SLOs.")
     )
@@ -223,9 +261,10 @@ def _summary(s: PostmortemData) -> list[str]:
 
 
 def _milestones(s: PostmortemData) -> list[str]:
+    acknowledged = "Acknowledged (page)" if s.paged else "Acknowledged (IC's first action)"
     rows = [
         ("Declared", s.declared_at),
-        ("Acknowledged", s.acknowledged_at),
+        (acknowledged, s.acknowledged_at),
         ("Mitigated", s.mitigated_at),
         ("Resolved", s.resolved_at),
     ]
@@ -237,9 +276,11 @@ def _milestones(s: PostmortemData) -> list[str]:
     ]
     for name, at in rows:
         lines.append(f"| {name} | {_time(at, missing='not yet')} | {_since(s.declared_at, at)} |")
+    meaning = ACKNOWLEDGED_PAGE if s.paged else ACKNOWLEDGED_IC
     lines += [
         "",
-        f"- **Time to acknowledge:** {_since(s.declared_at, s.acknowledged_at)}",
+        f"- **Time to acknowledge:** {_since(s.declared_at, s.acknowledged_at)} "
+        f"(acknowledged = {meaning})",
         f"- **Time to mitigate:** {_since(s.declared_at, s.mitigated_at)}",
         f"- **Time to resolve:** {_since(s.declared_at, s.resolved_at)}",
     ]
@@ -252,7 +293,7 @@ def _roles(s: PostmortemData) -> list[str]:
     for role in order:
         spans = [r for r in s.roles if r.role == role]
         held = ", then ".join(
-            f"{_who(r.user)} ({_clock(r.started_at, s.declared_at)} → "
+            f"{_who(r.user, s.names)} ({_clock(r.started_at, s.declared_at)} → "
             f"{_clock(r.ended_at, s.declared_at) if r.ended_at else 'end'})"
             for r in spans
         )
@@ -262,11 +303,18 @@ def _roles(s: PostmortemData) -> list[str]:
     return lines
 
 
-def _timeline_line(item: TimelineItem) -> str:
-    who = _who(item.actor)
+def _author(item: TimelineItem, names: Mapping[str, str]) -> str:
+    assert item.author
+    if item.author.startswith("B"):  # a bot's message: Slack has no person to name
+        return md_escape(f"{item.author_name} (bot)") if item.author_name else "a bot"
+    return _who(item.author, names)
+
+
+def _timeline_line(item: TimelineItem, names: Mapping[str, str]) -> str:
+    who = _who(item.actor, names)
     if item.author:
-        who = f"{_who(item.author)} (logged by {_who(item.actor)})"
-    text = markdown_inline(item.text) or "_(no text)_"
+        who = f"{_author(item, names)} (logged by {who})"
+    text = markdown_inline(item.text, names) or "_(no text)_"
     extras = ""
     if item.permalink and _SAFE_URL.match(item.permalink):
         extras += f" ([message](<{item.permalink}>))"
@@ -289,8 +337,13 @@ def _timeline(s: PostmortemData) -> list[str]:
         "All times UTC. Logged Slack messages appear at the time they were posted.",
         "",
     ]
-    lines += [_timeline_line(i) for i in items] or ["_Nothing recorded._"]
+    lines += [_timeline_line(i, s.names) for i in items] or ["_Nothing recorded._"]
     return lines
+
+
+def _target(target: str, names: Mapping[str, str]) -> str:
+    """A page target: a person by name; a schedule, group or email as configured."""
+    return _who(target, names) if _USER_ID.match(target) else md_escape(target)
 
 
 def _escalations(s: PostmortemData) -> list[str]:
@@ -299,19 +352,21 @@ def _escalations(s: PostmortemData) -> list[str]:
         return [*lines, "_Nobody was paged through an escalation path._"]
     for e in s.escalations:
         acked = (
-            f"; acknowledged {_acker(e.acknowledged_by)} at {_time(e.acknowledged_at)} "
-            f"(after {_since(e.started_at, e.acknowledged_at)})"
+            f"; acknowledged {_acker(e.acknowledged_by, s.names)} at "
+            f"{_time(e.acknowledged_at)} ({_since(e.started_at, e.acknowledged_at)} after this "
+            "escalation started)"
             if e.acknowledged_by
             else ""
         )
         lines.append(
-            f"- **{md_escape(e.path)}**, started {_time(e.started_at)} by {_who(e.started_by)}: "
+            f"- **{md_escape(e.path)}**, started {_time(e.started_at)} "
+            f"by {_who(e.started_by, s.names)}: "
             f"{md_escape(e.state)}{acked}"
         )
         for p in e.pages:
             cycle = f" (repeat {p.cycle})" if p.cycle else ""
             sent = f" at {_time(p.sent_at)}" if p.sent_at else ""
-            target, status = md_escape(p.target), md_escape(p.status)
+            target, status = _target(p.target, s.names), md_escape(p.status)
             lines.append(f"  - level {p.level + 1}{cycle}: paged {target}{sent}, {status}")
     return lines
 
@@ -337,10 +392,10 @@ def _action_items(s: PostmortemData) -> list[str]:
     if not s.follow_ups:
         return [*lines, "_No follow-ups recorded. Add them with `/incident followup <text>`._"]
     for f in s.follow_ups:
-        owner = f"owner {_who(f.owner)}" if f.owner else "no owner yet"
+        owner = f"owner {_who(f.owner, s.names)}" if f.owner else "no owner yet"
         lines.append(
-            f"- [{'x' if f.done else ' '}] {markdown_inline(f.text)} ({owner}; added by "
-            f"{_who(f.created_by)} {_time(f.created_at, '%Y-%m-%d')})"
+            f"- [{'x' if f.done else ' '}] {markdown_inline(f.text, s.names)} ({owner}; added by "
+            f"{_who(f.created_by, s.names)} {_time(f.created_at, '%Y-%m-%d')})"
         )
     return lines
 

@@ -4,8 +4,11 @@ Pure computation. (The Prometheus metrics the bot exports are `incidentbot/metri
 
 Definitions (repeated in the `/incident stats` reply so nobody has to guess):
 
-- **MTTA**, mean/median time to acknowledge: declared → acknowledged (the first
-  acknowledgement of a page, or the Incident Commander's first action).
+- **MTTA**, mean/median time to acknowledge: declared → acknowledged, the one
+  milestone of PRODUCT.md §4: the first acknowledgement of a page (button,
+  `/incident ack`, PagerDuty/Opsgenie); for an incident that paged nobody, the
+  Incident Commander's first action. An IC action before the page is answered
+  does not count: the page acknowledgement does.
 - **MTTR**, mean/median time to resolve: declared → resolved.
 
 An incident counts in the window when it was *declared* in it. Each figure is

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from incidentbot.domain.snapshot import IncidentSnapshot
+from incidentbot.domain.text import from_slack
 
 # Audit records of edits and deletions: shown, never themselves editable.
 AUDIT_KINDS = frozenset({"timeline_edit", "timeline_delete"})
@@ -58,6 +59,7 @@ class LoggedMessage:
     text: str
     files: tuple[tuple[str, str], ...] = ()  # (name, link)
     complete: bool = True  # False when the text was cut to fit a modal's metadata
+    author_name: str = ""  # a bot's name (`username`); people are shown by mention
 
     @property
     def posted_at(self) -> datetime:
@@ -95,6 +97,7 @@ class LoggedMessage:
             text=data["t"],
             files=tuple((str(n), str(link)) for n, link in data.get("f", [])),
             complete=bool(data.get("ok", True)),
+            author_name=str(data.get("n") or ""),
         )
 
     @classmethod
@@ -113,13 +116,19 @@ class LoggedMessage:
             channel_id=channel_id,
             ts=str(message["ts"]),
             author=str(message.get("user") or message.get("bot_id") or ""),
-            text=str(message.get("text") or ""),
+            text=from_slack(str(message.get("text") or "")),
             files=tuple(files),
+            author_name=str(
+                message.get("username") or (message.get("bot_profile") or {}).get("name") or ""
+            ),
         )
 
 
 def _encode(m: LoggedMessage) -> str:
-    data = {"c": m.channel_id, "ts": m.ts, "u": m.author, "t": m.text, "f": m.files}
+    data: dict[str, Any] = {"c": m.channel_id, "ts": m.ts, "u": m.author, "t": m.text}
+    data["f"] = m.files
+    if m.author_name:
+        data["n"] = m.author_name
     return json.dumps({**data, "ok": m.complete}, ensure_ascii=False)
 
 

@@ -17,6 +17,7 @@ import copy
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import time
 import urllib.error
@@ -64,6 +65,9 @@ _STATE_KEYS: dict[str, tuple[str, str]] = {
     "file_input": ("files", "initial_files"),
 }
 _OPTION_STATE = {"selected_option", "selected_options"}
+# What Slack's client recognises as a typed mention: `@name`, `#channel`.
+_TYPED_MENTION = re.compile(r"(?<![\w@#])([@#])([a-z0-9][a-z0-9._-]*)", re.IGNORECASE)
+_BROADCASTS = ("channel", "here", "everyone")
 _LIST_STATE = {
     "selected_options",
     "selected_users",
@@ -253,6 +257,32 @@ class SlackSender:
 
     # ------------------------------------------------------------ slash commands
 
+    def slack_encoded(self, typed: str) -> str:
+        """Text as Slack sends a slash command's `text` with `should_escape: true`.
+
+        `& < >` become entities; `@name` of a workspace member becomes
+        `<@U…|name>`, `#name` of a channel `<#C…|name>`, `@channel`/`@here`/
+        `@everyone` `<!…>` and a user group's `@handle` `<!subteam^S…|@handle>`.
+        A name Slack does not know stays plain text, as in Slack.
+        """
+        escaped = typed.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        return _TYPED_MENTION.sub(lambda m: self._mention(m.group(1), m.group(2)), escaped)
+
+    def _mention(self, sigil: str, name: str) -> str:
+        lowered = name.lower()
+        if sigil == "#":
+            found = self.standin.channel_by_name(lowered)
+            return f"<#{found.id}|{found.name}>" if found else f"#{name}"
+        if lowered in _BROADCASTS:
+            return f"<!{lowered}>"
+        for person in self.standin.users.values():
+            if person.name.lower() == lowered:
+                return f"<@{person.id}|{person.name}>"
+        for group in self.standin.usergroups.values():
+            if group.handle.lower() == lowered:
+                return f"<!subteam^{group.id}|@{group.handle}>"
+        return f"@{name}"
+
     def command_fields(
         self,
         text: str,
@@ -262,7 +292,14 @@ class SlackSender:
         command: str = "/incident",
         user_name: str | None = None,
         trigger_id: str | None = None,
+        raw: bool = False,
     ) -> dict[str, str]:
+        """The form Slack posts for `text` typed after `command`.
+
+        `text` is what the person typed; it is sent encoded as Slack does
+        (`slack_encoded`). `raw=True` sends it byte for byte instead, to
+        forge what no Slack client would send.
+        """
         return {
             "token": VERIFICATION_TOKEN,
             "team_id": self.team_id,
@@ -272,7 +309,7 @@ class SlackSender:
             "user_id": user,
             "user_name": user_name or self._user(user)["name"],
             "command": command,
-            "text": text,
+            "text": text if raw else self.slack_encoded(text),
             "api_app_id": self.api_app_id,
             "is_enterprise_install": "false",
             "response_url": self.standin.new_response_url(channel=channel, user=user),
@@ -290,7 +327,9 @@ class SlackSender:
         trigger_id: str | None = None,
         timestamp: int | str | None = None,
         signature: str | None = None,
+        raw: bool = False,
     ) -> Reply:
+        """A person types `/incident text` (see `command_fields` for `raw`)."""
         fields = self.command_fields(
             text,
             user=user,
@@ -298,6 +337,7 @@ class SlackSender:
             command=command,
             user_name=user_name,
             trigger_id=trigger_id,
+            raw=raw,
         )
         return self._post_form(fields, timestamp=timestamp, signature=signature)
 
@@ -736,8 +776,14 @@ class SlackSender:
         user: str = "U0ALICE",
         channel: str = "C0GENERAL",
         thread_ts: str | None = None,
+        raw: bool = False,
     ) -> Reply:
-        """A person posts ``text``: stored in the stand-in, then delivered as a message event."""
+        """A person posts ``text``: stored in the stand-in, then delivered as a message event.
+
+        Like a slash command's text, the message is stored and sent the way Slack
+        encodes what was typed (``slack_encoded``) unless ``raw``.
+        """
+        text = text if raw else self.slack_encoded(text)
         msg = self.standin.add_message(channel, text, user=user, thread_ts=thread_ts)
         event = {
             "type": "message",

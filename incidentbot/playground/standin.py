@@ -43,6 +43,12 @@ TEAM_NAME = "Acme"
 TEAM_DOMAIN = "acme"
 TEAM_URL = "https://acme.slack.com/"
 GENERAL_ID = "C0GENERAL"
+# Seeded non-people, so tests meet what a real workspace holds: a deactivated
+# account, and another app's bot user (e.g. a deploy bot posting to channels).
+GONE_USER_ID = "U0GONE"
+DEPLOY_BOT_USER_ID = "U0DEPLOYBOT"
+DEPLOY_BOT_ID = "B0DEPLOY"
+DEPLOY_BOT_NAME = "deploybot"
 INCIDENTS_ID = "C0INCIDENTS"
 
 # Slack's documented Block Kit / message limits.
@@ -97,6 +103,7 @@ class User:
     is_bot: bool = False
     deleted: bool = False
     real_name: str = ""
+    bot_id: str | None = None  # the bot a bot user belongs to
 
     def to_api(self) -> dict[str, Any]:
         offset = datetime.datetime.now(zoneinfo.ZoneInfo(self.tz)).utcoffset()
@@ -108,6 +115,8 @@ class User:
             profile["email"] = self.email
         if self.is_bot and self.id == BOT_USER_ID:
             profile["bot_id"] = BOT_ID
+        elif self.bot_id:
+            profile["bot_id"] = self.bot_id
         return {
             "id": self.id,
             "team_id": TEAM_ID,
@@ -148,7 +157,7 @@ class Usergroup:
 class Message:
     channel: str
     ts: str
-    user: str
+    user: str  # "" for a bot_message (Slack sends bot_id and username instead)
     text: str
     blocks: list[dict[str, Any]] | None = None
     thread_ts: str | None = None
@@ -163,6 +172,8 @@ class Message:
     deleted: bool = False
     reactions: dict[str, list[str]] = field(default_factory=dict)
     parent_user: str | None = None  # author of the thread parent, for replies
+    bot_id: str | None = None  # a bot_message: posted by an integration, no `user`
+    username: str | None = None
 
     @property
     def edited(self) -> bool:
@@ -180,6 +191,11 @@ class Message:
             "ts": self.ts,
             "team": TEAM_ID,
         }
+        if self.bot_id:  # Slack's bot_message shape: no `user` at all
+            del out["user"]
+            out.update(subtype="bot_message", bot_id=self.bot_id)
+            if self.username:
+                out["username"] = self.username
         if self.user == BOT_USER_ID:
             out["bot_id"] = BOT_ID
             out["app_id"] = APP_ID
@@ -847,6 +863,7 @@ class SlackStandIn:
         self._last_ts_us = 0
         self.users: dict[str, User] = {}
         self.usergroups: dict[str, Usergroup] = {}
+        self.bots: dict[str, dict[str, Any]] = {BOT_ID: {"id": BOT_ID, "name": BOT_NAME}}
         self.channels: dict[str, Channel] = {}
         self.dms: dict[str, str] = {}  # user id -> D… channel id
         self.ephemerals: list[dict[str, Any]] = []  # from chat.postEphemeral
@@ -893,6 +910,7 @@ class SlackStandIn:
             "users.info": self._users_info,
             "users.lookupByEmail": self._users_lookup_by_email,
             "users.list": self._users_list,
+            "bots.info": self._bots_info,
             "usergroups.list": self._usergroups_list,
             "usergroups.users.list": self._usergroups_users_list,
             "conversations.create": self._conversations_create,
@@ -939,6 +957,9 @@ class SlackStandIn:
         for name in ("alice", "bob", "carol", "dave", "erin"):
             self.add_user(f"U0{name.upper()}", name, email=f"{name}@example.com")
         humans = [u for u in self.users if u != BOT_USER_ID]
+        self.add_user(GONE_USER_ID, "gone", deleted=True, real_name="Former Colleague")
+        self.add_user(DEPLOY_BOT_USER_ID, DEPLOY_BOT_NAME, is_bot=True, bot_id=DEPLOY_BOT_ID)
+        self.bots[DEPLOY_BOT_ID] = {"id": DEPLOY_BOT_ID, "name": DEPLOY_BOT_NAME}
         self.add_channel("general", channel_id=GENERAL_ID, members=humans)
         self.add_channel("incidents", channel_id=INCIDENTS_ID, members=humans)
 
@@ -968,9 +989,12 @@ class SlackStandIn:
         is_bot: bool = False,
         deleted: bool = False,
         real_name: str = "",
+        bot_id: str | None = None,
     ) -> User:
         with self._lock:
-            user = User(user_id, name, email, tz, is_bot, deleted, real_name or name.capitalize())
+            user = User(
+                user_id, name, email, tz, is_bot, deleted, real_name or name.capitalize(), bot_id
+            )
             self.users[user_id] = user
             return user
 
@@ -1054,6 +1078,23 @@ class SlackStandIn:
     def notify_change(self) -> None:
         for listener in list(self._change_listeners):
             listener()
+
+    def add_bot_message(
+        self,
+        channel_id: str,
+        text: str,
+        *,
+        bot_id: str = DEPLOY_BOT_ID,
+        username: str | None = None,
+    ) -> Message:
+        """Record a message an integration posted (`bot_message`: `bot_id`, no `user`)."""
+        with self._lock:
+            msg = self._append_message(self.channels[channel_id], user="", text=text)
+            msg.bot_id = bot_id
+            msg.username = (
+                username if username is not None else self.bots.get(bot_id, {}).get("name")
+            )
+            return msg
 
     def new_trigger_id(self, *, user: str | None = None, view_id: str | None = None) -> str:
         """A single-use trigger id, valid ``trigger_ttl`` seconds (Slack: 3 s)."""
@@ -1611,6 +1652,12 @@ class SlackStandIn:
         if user is None:
             raise SlackError("users_not_found")
         return {"user": user.to_api()}
+
+    def _bots_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        bot = self.bots.get(str(args.get("bot") or ""))
+        if bot is None:
+            raise SlackError("bot_not_found")
+        return {"bot": {**bot, "deleted": False, "app_id": "A0OTHER", "icons": {}}}
 
     def _users_list(self, args: dict[str, Any]) -> dict[str, Any]:
         members = [u.to_api() for u in self.users.values()]

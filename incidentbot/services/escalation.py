@@ -150,6 +150,13 @@ class EscalationService:
             started_by=actor,
             started_at=now,
         )
+        if not escalations.paged(session, incident_id=incident.number)[1]:
+            # Someone is paged now, so the acknowledged milestone is the first page
+            # acknowledgement (PRODUCT.md §4), never an earlier IC action.
+            row = repo.get_incident(session, number=incident.number)
+            if row is not None and row.acknowledged_at is not None:
+                row.acknowledged_at = None
+                session.add(row)
         session.add(esc)
         session.flush()
         text = f"Started escalation `{path.name}`"
@@ -196,13 +203,14 @@ class EscalationService:
         with session_scope(self.engine) as session:
             row = repo.get_incident(session, number=number, lock=True)
             assert row is not None
+            first_page_ack = not escalations.paged(session, incident_id=number)[1]
             targets = self._ack_targets(session, number, escalation_id, incident)
             for esc in targets:
                 esc.acknowledged_by, esc.acknowledged_at = actor, now
             note = f"acknowledged by <@{actor}> before Slack could deliver it"
             ids = self._call_off(session, targets, "acknowledged", now, note=note)
-            if row.acknowledged_at is None:
-                row.acknowledged_at = now  # the MTTA milestone
+            if first_page_ack:  # the MTTA milestone (PRODUCT.md §4), also over an IC action
+                row.acknowledged_at = now
                 session.add(row)
             names = ", ".join(f"`{e.path}`" for e in targets)
             self._entry(session, number, "ack", actor, now, f"Acknowledged {names}")
@@ -215,6 +223,8 @@ class EscalationService:
         if self.providers is not None:
             self.providers.deliver_for_incident(number)
         snapshot = self.incidents.get(number)
+        if first_page_ack:
+            self.incidents.observe_acknowledged(snapshot, "page")
         if snapshot.channel_id:
             self.slack.invite(snapshot.channel_id, [actor])
             text = f":white_check_mark: <@{actor}> acknowledged ({names}). Escalation stopped."

@@ -26,15 +26,15 @@ from sqlmodel import Session
 from incidentbot import consequences as events
 from incidentbot.delivery import Attempt
 from incidentbot.domain import incident as rules
-from incidentbot.domain.errors import InvalidChange, NotAnIncidentChannel, NotFound
+from incidentbot.domain.errors import InvalidChange, NotAllowed, NotAnIncidentChannel, NotFound
 from incidentbot.domain.naming import channel_name
 from incidentbot.domain.outcome import Outcome
 from incidentbot.domain.snapshot import IncidentSnapshot
-from incidentbot.domain.text import escape, escaped_within, one_line
+from incidentbot.domain.text import escape, show_within
 from incidentbot.services.deps import Deps
 from incidentbot.slack import blocks
 from incidentbot.slack.gateway import Failure, SlackGateway, is_transient
-from incidentbot.store import repo
+from incidentbot.store import escalations, repo
 from incidentbot.store.db import session_scope, transaction
 from incidentbot.store.models import Incident, SlackOutbox, TimelineEntry, Timer
 
@@ -108,6 +108,22 @@ class IncidentService:
             snapshot = self._snapshot(session, self._load(session, number))
             return snapshot, repo.timeline(session, incident_id=number, latest=latest)
 
+    def check_may(self, action: str, number: int, actor: str) -> IncidentSnapshot:
+        """Raise unless `actor` may do `action` on the open incident `number` now: what a
+        form checks before it opens, and again before its submission is accepted."""
+        snapshot = self.get(number)
+        rules.check_open(snapshot.status, self.config.statuses, _DOING.get(action, action))
+        self.auth.check(action, snapshot, actor)
+        return snapshot
+
+    def check_roles(self, number: int, wanted: Mapping[str, str | None], actor: str) -> None:
+        """Raise unless `actor` may give these roles to these people (the roles form)."""
+        held = self.get(number)
+        changed = {r: u for r, u in wanted.items() if held.roles.get(r) != u}
+        for action in _role_actions(changed):
+            self.auth.check(action, held, actor)
+        self.auth.check_people(changed.values())
+
     # -- declare -------------------------------------------------------------------
     def declare(
         self,
@@ -134,6 +150,8 @@ class IncidentService:
         severity = (severity or self.config.default_severity).lower()
         if self.config.severity(severity) is None:
             raise InvalidChange(f"Unknown severity `{escape(severity)}`.")
+        if ic or scribe:  # the declarer is a person: they are using Slack right now
+            self.auth.check_people([ic, scribe])
         now = self.clock()
         with session_scope(self.engine) as session:
             if source_key and (
@@ -322,7 +340,8 @@ class IncidentService:
             rules.check_open(incident.status, self.config.statuses, "change the severity")
             rules.check_severity_change(incident.severity, severity)
             old, incident.severity = incident.severity, severity
-            self._entry(session, incident, "severity", actor, now, f"Severity {old} → {severity}")
+            text = f"Severity {old} → {severity}"
+            self._entry(session, incident, "severity", actor, now, text, before=old, after=severity)
             return f":rotating_light: <@{actor}> changed the severity: *{old}* → *{severity}*"
 
         return self._change(number, "severity", actor, apply, event=events.SEVERITY_CHANGED)
@@ -340,6 +359,7 @@ class IncidentService:
         held = self.get(number).roles
         # Only the roles that actually change need permission (the modal sends all).
         actions = _role_actions({r: u for r, u in wanted.items() if held.get(r) != u}) or ("role",)
+        self.auth.check_people(u for r, u in wanted.items() if held.get(r) != u)
         invited: list[str] = []
 
         def apply(session: Session, incident: Incident, now: datetime) -> str:
@@ -367,13 +387,41 @@ class IncidentService:
             outcome = outcome.with_problems([f.describe() for f in failures])
         return outcome
 
+    def take_role(self, number: int, role: str, user_id: str) -> Outcome[None] | str:
+        """Take IC/Scribe from the welcome message's button.
+
+        Someone not allowed to reassign it gets a request in the incident channel
+        instead, that the holder (or Scribe, or an admin) grants in one click; the
+        holder returned is whom it was asked of.
+        """
+        s = self.get(number)
+        holder = s.roles.get(role)
+        try:
+            self.auth.check(_role_actions({role: user_id})[0], s, user_id)
+        except NotAllowed:
+            if not holder or not s.channel_id:
+                raise
+            name = self.slack.display_name(user_id) or user_id
+            text, request = blocks.handover_request(
+                s, role, asker=user_id, asker_name=name, holder=holder
+            )
+            posted = self.slack.post(s.channel_id, text=text, blocks=request)
+            if isinstance(posted, Failure):
+                raise
+            return holder
+        return self.assign_role(number, role, user_id, actor=user_id)
+
+    def hand_over(self, number: int, role: str, to: str, *, actor: str) -> Outcome[None]:
+        """The holder (or Scribe, or an admin) grants a hand-over request."""
+        return self.assign_role(number, role, to, actor=actor)
+
     def add_note(self, number: int, text: str, *, actor: str) -> Outcome[None]:
         if not text.strip():
             raise InvalidChange("The note needs some text.")
 
         def apply(session: Session, incident: Incident, now: datetime) -> str:
             self._entry(session, incident, "note", actor, now, text.strip())
-            return f":memo: Note from <@{actor}>: {escaped_within(text.strip(), 2800)}"
+            return f":memo: Note from <@{actor}>: {show_within(text.strip(), 2800)}"
 
         return self._change(number, (), actor, apply, refresh=False)  # anyone may add notes
 
@@ -387,8 +435,10 @@ class IncidentService:
             )
             incident.mitigated_at = incident.mitigated_at or now
             self._entry(session, incident, "resolved", actor, now, summary.strip() or "Resolved")
-            said = f"\n>{escaped_within(one_line(summary), 2500)}" if summary.strip() else ""
-            return f":white_check_mark: <@{actor}> resolved this incident.{said}"
+            # No notice: the one resolution message in the channel is the closing update,
+            # a consequence recorded with the change (so a crash cannot lose it), posted in
+            # the channel and under every stakeholder card.
+            return ""
 
         return self._change(number, "resolve", actor, apply, event=events.RESOLVED)
 
@@ -420,11 +470,18 @@ class IncidentService:
             self.auth.check(name, before, actor)
         now = self.clock()
 
-        def save(session: Session) -> tuple[str, list[int], IncidentSnapshot]:
+        def save(session: Session) -> tuple[str, list[int], IncidentSnapshot, bool]:
             incident = self._load(session, number, lock=True)
             notice = apply(session, incident, now)
-            if incident.acknowledged_at is None and actor == self._ic(session, number):
-                incident.acknowledged_at = now  # the IC's first action counts as acknowledgement
+            # PRODUCT.md §4: the IC's first action is the acknowledged milestone only
+            # when nobody was paged; otherwise it is the first page acknowledgement.
+            acknowledged = (
+                incident.acknowledged_at is None
+                and actor == self._ic(session, number)
+                and not escalations.paged(session, incident_id=number)[0]
+            )
+            if acknowledged:
+                incident.acknowledged_at = now
             incident.updated_at = now
             session.add(incident)
             recorded: list[int] = []
@@ -432,12 +489,12 @@ class IncidentService:
                 recorded = self.consequences.record(
                     session, event, incident_id=number, payload={"actor": actor}
                 )
-            return notice, recorded, self._snapshot(session, incident)
+            return notice, recorded, self._snapshot(session, incident), acknowledged
 
         # Only database work inside: safe to run again if the connection dies under it.
-        notice, recorded, snapshot = transaction(self.engine, save)
-        failures = self.refresh(snapshot) if refresh else []
-        if snapshot.channel_id:
+        notice, recorded, snapshot, acknowledged = transaction(self.engine, save)
+        failures = self.refresh(snapshot, before=before) if refresh else []
+        if snapshot.channel_id and notice:  # "": the change's consequence says it instead
             text, notice_blocks = blocks.notice(notice)
             posted = self.outbox.post(
                 snapshot.channel_id,
@@ -448,14 +505,21 @@ class IncidentService:
             )
             failures += [posted] if isinstance(posted, Failure) else []
         self.consequences.run(recorded)
+        if acknowledged:
+            self.observe_acknowledged(snapshot, "ic_action")
         return Outcome(snapshot, problems=tuple(_later(f) for f in failures))
 
-    def refresh(self, s: IncidentSnapshot) -> list[Failure]:
+    def refresh(
+        self, s: IncidentSnapshot, *, before: IncidentSnapshot | None = None
+    ) -> list[Failure]:
         """Bring the topic, welcome message and cards in line with the stored incident.
 
-        If Slack is unavailable, one outbox row (per incident) does it later.
+        With `before` (the incident before this change), a topic or welcome message
+        the change leaves as it was is not sent again: Slack would show the same
+        thing, and every call counts against its rate limits. If Slack is
+        unavailable, one outbox row (per incident) does it later.
         """
-        failures = self._refresh_once(s)
+        failures = self._refresh_once(s, before=before)
         passing = [f for f in failures if is_transient(f)]
         if passing:
             with session_scope(self.engine) as session:
@@ -470,19 +534,24 @@ class IncidentService:
                     )
         return failures
 
-    def _refresh_once(self, s: IncidentSnapshot) -> list[Failure]:
+    def _refresh_once(
+        self, s: IncidentSnapshot, *, before: IncidentSnapshot | None = None
+    ) -> list[Failure]:
         if s.channel_id is None:
             return []
-        failures = self._set_topic(s)
+        same_topic = before is not None and _topic(before) == _topic(s)
+        failures = [] if same_topic else self._set_topic(s)
+        text, welcome = blocks.welcome_message(s, self.config)
+        if before is not None and blocks.welcome_message(before, self.config) == (text, welcome):
+            return failures + self._sync_cards(s)
         for message in self._messages(s.number, "welcome"):
-            text, welcome = blocks.welcome_message(s, self.config)
             updated = self.slack.update(message.channel_id, message.ts, text=text, blocks=welcome)
             failures += [updated] if isinstance(updated, Failure) else []
         return failures + self._sync_cards(s)
 
     def _set_topic(self, s: IncidentSnapshot) -> list[Failure]:
         assert s.channel_id is not None
-        topic = rules.topic(severity=s.severity, status=s.status, ic=s.ic)
+        topic = _topic(s)
         result = self.slack.try_call("conversations.setTopic", channel=s.channel_id, topic=topic)
         return [result] if isinstance(result, Failure) else []
 
@@ -622,6 +691,19 @@ class IncidentService:
                 source="system",
                 text="; ".join(f"{f.method}: {f.error}" for f in failures),
             )
+
+    def observe_acknowledged(self, s: IncidentSnapshot, via: str) -> None:
+        """Export the acknowledged milestone (PRODUCT.md §4) the moment it is reached."""
+        if s.acknowledged_at is not None:
+            took = (s.acknowledged_at - s.declared_at).total_seconds()
+            self.metrics.time_to_acknowledge.labels(via).observe(took)
+
+
+def _topic(s: IncidentSnapshot) -> str:
+    return rules.topic(severity=s.severity, status=s.status, ic=s.ic)
+
+
+_DOING = {"resolve": "resolve it", "update": "post an update", "severity": "change the severity"}
 
 
 def _lasting(failures: Sequence[Failure]) -> list[Failure]:

@@ -8,6 +8,7 @@ and prints exactly what `/incident postmortem` uploads.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,15 +24,19 @@ from incidentbot.services.deps import Deps
 from incidentbot.services.incidents import IncidentService
 from incidentbot.slack.gateway import Failure
 from incidentbot.store import repo, reports
+from incidentbot.store.db import session_scope
+
+NAME_TTL = timedelta(days=7)  # people rename themselves; a week-old name is still right
 
 
 def read_postmortem(engine: Engine, number: int) -> postmortem.PostmortemData:
-    """Everything the postmortem shows about incident `number`, as plain data."""
+    """Everything the postmortem shows about incident `number`, as plain data, with the
+    display names already cached (`ReportService.remember_names` looks up the rest)."""
     with Session(engine) as session:
         incident = repo.get_incident(session, number=number)
         if incident is None:
             raise NotFound(f"There is no incident {label(number)}.")
-        return postmortem.PostmortemData(
+        data = postmortem.PostmortemData(
             number=number,
             title=incident.title,
             severity=incident.severity,
@@ -57,6 +62,8 @@ def read_postmortem(engine: Engine, number: int) -> postmortem.PostmortemData:
                 for f in repo.follow_ups(session, incident_id=number)
             ),
         )
+        cached = repo.person_names(session, user_ids=sorted(data.people()))
+        return replace(data, names={uid: row.name for uid, row in cached.items()})
 
 
 def _timeline(session: Session, number: int) -> tuple[postmortem.TimelineItem, ...]:
@@ -73,6 +80,7 @@ def _item(
         actor=actor,
         text=text,
         author=data.get("author") if kind == "message" else None,
+        author_name=data.get("author_name") if kind == "message" else None,
         permalink=data.get("permalink"),
         files=tuple((str(name), str(link)) for name, link in data.get("files") or []),
         edited=bool(edited),
@@ -120,6 +128,7 @@ class ReportService:
         """Render the postmortem and upload it to the incident channel (files v2 flow)."""
         snapshot = self.incidents.get(number)
         self.auth.check("postmortem", snapshot, actor)
+        self.remember_names(read_postmortem(self.engine, number))
         data = read_postmortem(self.engine, number)
         markdown = postmortem.render(data)
         if not snapshot.channel_id:
@@ -138,6 +147,27 @@ class ReportService:
         )
         problems = (result.describe(),) if isinstance(result, Failure) else ()
         return Outcome(snapshot, markdown, problems=problems)  # the postmortem's Markdown
+
+    def remember_names(self, data: postmortem.PostmortemData) -> None:
+        """Look up, once, the display names of the people the document names.
+
+        A name is refreshed after `NAME_TTL`; one Slack cannot give (a deleted
+        account without a name, an outage) stays an ID in the document.
+        """
+        now = self.clock()
+        with Session(self.engine) as session:
+            cached = repo.person_names(session, user_ids=sorted(data.people()))
+        stale = [
+            uid
+            for uid in sorted(data.people())
+            if uid not in cached or now - cached[uid].looked_up_at > NAME_TTL
+        ]
+        found = {uid: name for uid in stale if (name := self.slack.display_name(uid))}
+        if not found:
+            return
+        with session_scope(self.engine) as session:
+            for uid, name in found.items():
+                repo.save_person_name(session, user_id=uid, name=name, at=now)
 
     def stats(self, days: int) -> Stats:
         """Counts, MTTA and MTTR of the incidents declared in the last `days`.

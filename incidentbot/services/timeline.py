@@ -16,6 +16,7 @@ records who changed what, before and after.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from sqlmodel import Session
@@ -23,7 +24,7 @@ from sqlmodel import Session
 from incidentbot.domain.errors import InvalidChange, NotAllowed, NotFound
 from incidentbot.domain.outcome import Outcome
 from incidentbot.domain.snapshot import IncidentSnapshot
-from incidentbot.domain.text import escaped_within, one_line
+from incidentbot.domain.text import one_line, show_within
 from incidentbot.domain.timeline import (
     AUDIT_KINDS,
     EntryView,
@@ -79,6 +80,8 @@ class TimelineService:
         if self._already_logged(number, message):
             return Outcome(snapshot, False, created=False)
         message = self._complete(message)
+        if message.author.startswith("B") and not message.author_name:
+            message = replace(message, author_name=self.slack.bot_name(message.author) or "")
         permalink = self._permalink(message)
         with session_scope(self.engine) as session:
             entry = repo.add_entry(
@@ -93,6 +96,7 @@ class TimelineService:
                 dedup_key=message.dedup_key,
                 data={
                     "author": message.author,
+                    "author_name": message.author_name or None,
                     "channel": message.channel_id,
                     "ts": message.ts,
                     "permalink": permalink,
@@ -221,7 +225,7 @@ class TimelineService:
             )
         notice = (
             f":pencil2: <@{actor}> edited the {entry.kind} entry of {blocks.when(entry.at)} "
-            f"in the timeline: {escaped_within(one_line(text), 2500)}"
+            f"in the timeline: {show_within(one_line(text), 2500)}"
         )
         return Outcome(snapshot, problems=self._notify(snapshot, notice))
 
@@ -287,7 +291,7 @@ class TimelineService:
         whose = f" (owner <@{owner}>)" if owner else ""
         notice = (
             f":clipboard: <@{actor}> recorded a follow-up{whose}: "
-            f"{escaped_within(one_line(text), 2500)}"
+            f"{show_within(one_line(text), 2500)}"
         )
         return Outcome(snapshot, problems=self._notify(snapshot, notice))
 

@@ -113,7 +113,8 @@ class UpdateService:
             existing = self._by_source_key(source_key or "")
             return Outcome(self.incidents.get(number), existing, created=False)
         snapshot = self.incidents.get(number)
-        failures = self.incidents.refresh(snapshot)  # the card shows the latest update
+        # The card shows the latest update; topic and welcome message stay as they are.
+        failures = self.incidents.refresh(snapshot, before=before)
         messages = update_blocks.update_messages(snapshot, self.config, update)
         problems = [f.describe() for f in failures] + self._broadcast(snapshot, messages)
         return Outcome(snapshot, update, problems=tuple(problems))
@@ -283,16 +284,29 @@ class UpdateService:
             incident_id=number,
         )
 
-    def _retime_on_severity(self, session: Session, c: Consequence) -> None:
+    def _retime_on_severity(self, session: Session, c: Consequence) -> AfterCommit | None:
+        """Retime the reminder to the new severity, and tell stakeholders in the card's thread."""
         incident = self._open_incident(session, c)
-        if incident is not None:
-            base = incident.last_update_at or incident.declared_at
-            self._reschedule(session, int(incident.id or 0), incident.severity, base=base)
+        if incident is None:
+            return None
+        number = int(incident.id or 0)
+        base = incident.last_update_at or incident.declared_at
+        self._reschedule(session, number, incident.severity, base=base)
+        s = self.incidents.read(session, number)
+        before = _severity_before(session, number) or "?"
+        message = update_blocks.severity_message(s, self.config, by=c.actor, before=before)
+        return lambda: self._tell_stakeholders(s, c.actor, [message])
 
-    def _rearm_on_reopen(self, session: Session, c: Consequence) -> None:
+    def _rearm_on_reopen(self, session: Session, c: Consequence) -> AfterCommit | None:
+        """Arm the reminders again, and tell stakeholders the incident is open again."""
         incident = self._open_incident(session, c)
-        if incident is not None:
-            self._reschedule(session, int(incident.id or 0), incident.severity, base=self.clock())
+        if incident is None:
+            return None
+        number = int(incident.id or 0)
+        self._reschedule(session, number, incident.severity, base=self.clock())
+        s = self.incidents.read(session, number)
+        message = update_blocks.reopened_message(s, by=c.actor)
+        return lambda: self._tell_stakeholders(s, c.actor, [message])
 
     def _close_on_resolve(self, session: Session, c: Consequence) -> AfterCommit | None:
         """Stop the reminders, then post the closing update; failures go to the resolver."""
@@ -304,7 +318,9 @@ class UpdateService:
         self.timers.cancel(session, incident_id=number, key_prefix=f"roles:{number}")
 
         def close() -> None:
-            problems = self._broadcast(s, update_blocks.closing_messages(s, self.config))
+            # In the channel (its one resolution message) and under every card.
+            closing = update_blocks.closing_messages(s, self.config, by=c.actor)
+            problems = self._broadcast(s, closing)
             if problems and s.channel_id and c.actor:
                 text = "\n".join(f":warning: {p}" for p in problems)
                 self.slack.ephemeral(s.channel_id, c.actor, text)
@@ -317,6 +333,19 @@ class UpdateService:
         if incident is None or incident.status == self.config.final_status:
             return None
         return incident
+
+    def _tell_stakeholders(
+        self, s: IncidentSnapshot, actor: str, messages: Sequence[tuple[str, list]]
+    ) -> None:
+        """Post under every stakeholder card (the incident channel already has its notice,
+        so it gets no second message); failures go privately to whoever made the change."""
+        if s.private:
+            return
+        problems: list[str] = []
+        for card in self._cards(s.number):
+            problems += self._post_all(s.number, card.channel_id, messages, thread_ts=card.ts)
+        if problems and s.channel_id and actor:
+            self.slack.ephemeral(s.channel_id, actor, "\n".join(f":warning: {p}" for p in problems))
 
     # -- helpers ---------------------------------------------------------------------
     def _checked(self, number: int, actor: str) -> IncidentSnapshot:
@@ -352,3 +381,11 @@ def _snap(row: StatusUpdate) -> UpdateSnapshot:
         posted_by=row.posted_by,
         posted_at=row.posted_at,
     )
+
+
+def _severity_before(session: Session, number: int) -> str | None:
+    """The severity before the latest change, from its timeline entry."""
+    for entry in reversed(list(repo.timeline(session, incident_id=number, latest=5))):
+        if entry.kind == "severity" and (entry.data or {}).get("before"):
+            return str(entry.data["before"])
+    return None

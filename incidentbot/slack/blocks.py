@@ -1,10 +1,11 @@
 """Block Kit builders: pure functions from snapshots to Slack message and view dicts.
 
-User text (titles, descriptions, notes, summaries) is always escaped and put in
-`plain_text` objects or escaped mrkdwn, so it is shown literally and can never
-trigger a mention. Every builder keeps within Slack's limits: 3,000 characters a
-section, 150 a header, 24 a modal title, 75 an option description, 50 blocks a
-message, 100 options a select.
+User text (titles, descriptions, notes, summaries) is stored as typed and shown
+through `domain.text`: in mrkdwn with `show_within` (literal, person and channel
+mentions live, broadcasts never), in `plain_text` with `plain_within`. Every
+builder keeps within Slack's limits: 3,000 characters a section, 150 a header,
+24 a modal title, 75 an option description, 50 blocks a message, 100 options a
+select.
 
 The primitives (section, button, modal…) are slack_sdk's Block Kit models
 (`slack_sdk.models.blocks`, `slack_sdk.models.views`) serialised to the dicts
@@ -39,7 +40,14 @@ from slack_sdk.models.views import View
 from incidentbot.config import Config
 from incidentbot.domain.incident import role_label
 from incidentbot.domain.snapshot import IncidentSnapshot
-from incidentbot.domain.text import chunk_lines, escape, escaped_within, one_line, truncate
+from incidentbot.domain.text import (
+    chunk_lines,
+    escape,
+    one_line,
+    plain_within,
+    show_within,
+    truncate,
+)
 from incidentbot.durations import format_duration
 from incidentbot.slack import ids
 
@@ -63,7 +71,7 @@ SEVERITY_EMOJI = {0: ":red_circle:", 1: ":large_orange_circle:", 2: ":large_yell
 # ever overstepped would fail here, in the bot, not as `invalid_blocks` from Slack.
 # Each primitive returns the dict Slack receives, so builders compose plain data.
 def _plain_text(text: str, limit: int = SECTION_LIMIT) -> PlainTextObject:
-    return PlainTextObject(text=escaped_within(text, limit) or " ", emoji=True)
+    return PlainTextObject(text=plain_within(text, limit) or " ", emoji=True)
 
 
 def _markdown(text: str) -> MarkdownTextObject:
@@ -204,7 +212,7 @@ def incident_card(s: IncidentSnapshot, config: Config, *, now: datetime) -> tupl
     if s.private:
         return private_card(s, config)
     state = "resolved" if s.resolved else "open"
-    text = f"{s.label} ({s.severity}, {s.status}): {escaped_within(one_line(s.title), 200)}"
+    text = f"{s.label} ({s.severity}, {s.status}): {show_within(one_line(s.title), 200)}"
     blocks: Blocks = [
         header(f"{s.label}: {s.title}"),
         incident_fields(s, config),
@@ -212,7 +220,7 @@ def incident_card(s: IncidentSnapshot, config: Config, *, now: datetime) -> tupl
     if s.description:
         blocks.append(plain_section(s.description))
     if s.last_update_at and s.last_update_text:
-        latest = escaped_within(one_line(s.last_update_text), 2500)
+        latest = show_within(one_line(s.last_update_text), 2500)
         blocks.append(section(f"*Latest update* ({when(s.last_update_at)}):\n{latest}"))
     footer = f"Declared by {user(s.declared_by)} {when(s.declared_at)} · {state}"
     if s.resolved and s.resolved_at:
@@ -240,7 +248,7 @@ def private_card(s: IncidentSnapshot, config: Config) -> tuple[str, Blocks]:
 
 def welcome_message(s: IncidentSnapshot, config: Config) -> tuple[str, Blocks]:
     """The first message in the incident channel: summary, roles and working buttons."""
-    text = f"{s.label} declared: {escaped_within(one_line(s.title), 200)}"
+    text = f"{s.label} declared: {show_within(one_line(s.title), 200)}"
     roles = " · ".join(f"*{role_label(r)}:* {user(u)}" for r, u in s.roles.items() if u)
     blocks: Blocks = [header(f"{s.label}: {s.title}"), incident_fields(s, config)]
     if s.description:
@@ -267,6 +275,33 @@ def welcome_message(s: IncidentSnapshot, config: Config) -> tuple[str, Blocks]:
     return text, blocks
 
 
+def handover_request(
+    s: IncidentSnapshot, role: str, *, asker: str, asker_name: str, holder: str
+) -> tuple[str, Blocks]:
+    """Someone pressed Take IC/Scribe but may not reassign it: ask the holder in one click.
+
+    `asker_name` is for the button, which is plain text where no mention renders.
+    """
+    name = role_label(role)
+    text = f"<@{asker}> offers to take over as {name} from <@{holder}>."
+    hint = f"Only the Incident Commander, the Scribe or an admin can hand {name} over."
+    value = f"{s.number}:{role}:{asker}"
+    return text, [
+        section(f":raising_hand: {text}"),
+        context(hint),
+        actions(
+            button(f"Hand over to @{asker_name}", ids.HAND_OVER, value, "primary"),
+            block_id="handover",
+        ),
+    ]
+
+
+def handover_done(role: str, *, to: str, by: str) -> tuple[str, Blocks]:
+    """The request after it was answered: the button is gone."""
+    text = f":handshake: <@{by}> handed {role_label(role)} over to <@{to}>."
+    return text, [section(text)]
+
+
 def incident_list(
     incidents: Sequence[IncidentSnapshot], config: Config, *, now: datetime
 ) -> tuple[str, Blocks]:
@@ -276,7 +311,7 @@ def incident_list(
     lines = [
         f"*{s.label}* {severity_badge(config, s.severity)} · {escape(s.status)} · "
         f"IC {user(s.ic)} · {channel(s.channel_id)} · {format_duration(now - s.declared_at)} old\n"
-        f"{escaped_within(one_line(s.title), 300)}"
+        f"{show_within(one_line(s.title), 300)}"
         for s in incidents
     ]
     chunks = chunk_lines(lines, SECTION_LIMIT)
@@ -360,7 +395,7 @@ def declare_modal(config: Config, *, declarer: str, metadata: str, title: str = 
 
 def resolve_modal(s: IncidentSnapshot) -> dict:
     blocks = [
-        section(f"Resolve *{s.label}*: {escaped_within(one_line(s.title), 2500)}"),
+        section(f"Resolve *{s.label}*: {show_within(one_line(s.title), 2500)}"),
         input_block(
             ids.SUMMARY,
             "Resolution summary",

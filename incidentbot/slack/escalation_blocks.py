@@ -16,7 +16,7 @@ from incidentbot.domain.escalation import (
     shift,
 )
 from incidentbot.domain.snapshot import IncidentSnapshot
-from incidentbot.domain.text import escaped_within, one_line, truncate
+from incidentbot.domain.text import escaped_within, one_line, show_within, truncate
 from incidentbot.slack import ids
 from incidentbot.slack.blocks import (
     Blocks,
@@ -39,7 +39,7 @@ def page_dm(
     s: IncidentSnapshot, config: Config, *, escalation_id: int, step: str, paged_by: str
 ) -> tuple[str, Blocks]:
     """The page itself: what, how bad, who declared it, where, and the two buttons."""
-    title = escaped_within(one_line(s.title), 500)
+    title = show_within(one_line(s.title), 500)
     text = f":pager: You are paged for {s.label} ({s.severity.upper()}): {title}"
     blocks: Blocks = [
         section(f":pager: *You are paged for {s.label}*\n{title}"),
@@ -59,7 +59,7 @@ def page_dm(
 
 def page_dm_closed(s: IncidentSnapshot, note: str) -> tuple[str, Blocks]:
     """The page after it was answered or called off: the buttons are gone."""
-    title = escaped_within(one_line(s.title), 500)
+    title = show_within(one_line(s.title), 500)
     text = f"{s.label}: {note}"
     where = context(f"Channel: {channel(s.channel_id)}")
     return text, [section(f":pager: *{s.label}*: {title}"), section(note), where]

@@ -230,6 +230,8 @@ class SlackGateway:
         self._lock = threading.Lock()
         self._channel_ids: dict[str, tuple[float, str]] = {}
         self._group_members: dict[str, tuple[float, frozenset[str]]] = {}
+        self._people: dict[str, tuple[float, Person | Failure]] = {}
+        self._names: tuple[float, dict[str, str]] | None = None  # lowercased name -> user ID
         self._bot_user_id: str | None = None
 
     # -- plain calls -------------------------------------------------------------
@@ -377,6 +379,97 @@ class SlackGateway:
         with self._lock:
             self._group_members[group_id] = (time.monotonic(), members)
         return members
+
+    def person(self, user_id: str) -> Person | Failure:
+        """`users.info` of one user, cached; `Failure("users.info", "user_not_found")`
+        for an ID Slack does not know. Transient failures are not cached."""
+        with self._lock:
+            cached = self._people.get(user_id)
+        if cached and time.monotonic() - cached[0] < _CACHE_SECONDS:
+            return cached[1]
+        result = self.try_call("users.info", user=user_id)
+        found: Person | Failure = (
+            result if isinstance(result, Failure) else Person.from_api(result["user"])
+        )
+        if not isinstance(found, Failure) or found.error == "user_not_found":
+            with self._lock:
+                self._people[user_id] = (time.monotonic(), found)
+        return found
+
+    def display_name(self, user_id: str) -> str | None:
+        """How Slack shows someone (display name, else real name); None when unknown."""
+        found = self.person(user_id)
+        return None if isinstance(found, Failure) else found.name
+
+    def user_id_by_name(self, name: str) -> str | Failure | None:
+        """The ID of the one active person whose handle, display or real name is `name`.
+
+        Reads `users.list` once per cache period: Slack has no lookup by name.
+        None when nobody (or more than one person) goes by that name.
+        """
+        with self._lock:
+            names = self._names
+        if names is None or time.monotonic() - names[0] >= _CACHE_SECONDS:
+            built = self._all_names()
+            if isinstance(built, Failure):
+                return built
+            names = (time.monotonic(), built)
+            with self._lock:
+                self._names = names
+        return names[1].get(name.lower().lstrip("@"))
+
+    def _all_names(self) -> dict[str, str] | Failure:
+        seen: dict[str, set[str]] = {}
+        cursor = None
+        while True:
+            page = self.try_call("users.list", limit=1000, cursor=cursor)
+            if isinstance(page, Failure):
+                return page
+            for member in page.get("members", []):
+                if member.get("deleted") or member.get("is_bot"):
+                    continue
+                profile = member.get("profile") or {}
+                for key in (
+                    member.get("name"),
+                    profile.get("display_name"),
+                    profile.get("real_name"),
+                ):
+                    if key:
+                        seen.setdefault(str(key).lower(), set()).add(str(member["id"]))
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+        return {name: next(iter(ids)) for name, ids in seen.items() if len(ids) == 1}
+
+    def bot_name(self, bot_id: str) -> str | None:
+        """A bot's name (`bots.info`), for messages a bot posted; None when unknown."""
+        result = self.try_call("bots.info", bot=bot_id)
+        if isinstance(result, Failure):
+            return None
+        return str((result.get("bot") or {}).get("name") or "") or None
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """What `users.info` says about someone: enough to refuse a role and name them."""
+
+    id: str
+    name: str  # display name, else real name, else handle
+    deleted: bool = False
+    is_bot: bool = False
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> Person:
+        profile = data.get("profile") or {}
+        name = (
+            profile.get("display_name")
+            or profile.get("real_name")
+            or data.get("real_name")
+            or data.get("name")
+            or data["id"]
+        )
+        is_bot = bool(data.get("is_bot") or data.get("is_app_user"))
+        return cls(str(data["id"]), str(name), bool(data.get("deleted")), is_bot)
 
 
 def _retry_after(exc: SlackApiError) -> float | None:

@@ -14,7 +14,7 @@ from incidentbot.config import Config
 from incidentbot.domain.home import HomeData
 from incidentbot.domain.incident import label, role_label
 from incidentbot.domain.snapshot import IncidentSnapshot
-from incidentbot.domain.text import chunk_lines, escape, escaped_within, one_line
+from incidentbot.domain.text import chunk_lines, escape, one_line, show_within
 from incidentbot.durations import format_duration
 from incidentbot.slack import ids
 from incidentbot.slack.blocks import (
@@ -75,7 +75,7 @@ def _incident_line(s: IncidentSnapshot, seen: bool, config: Config, now: datetim
     )
     return (
         f"*{s.label}* {badge} · {escape(s.status)} · IC {user(s.ic)} · "
-        f"{channel(s.channel_id)} · {age}\n{escaped_within(one_line(s.title), 300)}"
+        f"{channel(s.channel_id)} · {age}\n{show_within(one_line(s.title), 300)}"
     )
 
 
@@ -85,5 +85,5 @@ def _resolved_line(s: IncidentSnapshot, seen: bool, now: datetime) -> str:
     ago = format_duration(now - resolved_at)
     if not seen:
         return f"*{s.label}* · :lock: _private incident_ · resolved {ago} ago"
-    title = escaped_within(one_line(s.title), 200)
+    title = show_within(one_line(s.title), 200)
     return f"*{s.label}* {title} · resolved {ago} ago after {took} · {channel(s.channel_id)}"

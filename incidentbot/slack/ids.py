@@ -3,6 +3,7 @@
 # Buttons
 TAKE_IC = "incident.take_ic"
 TAKE_SCRIBE = "incident.take_scribe"
+HAND_OVER = "incident.hand_over"  # value: "<number>:<role>:<user>"
 OPEN_RESOLVE = "incident.open_resolve"
 
 # Modals (callback ids)

@@ -1,9 +1,9 @@
 """Block Kit builders for the timeline, follow-ups, postmortem and stats. Pure functions.
 
-Timeline texts are stored as Slack sent them (`<@U123>`, `<https://…|label>`,
-`&lt;`) or as people typed them. `slack_safe` keeps what is harmless (user and
-channel mentions, web links) and turns everything else into literal text, so
-a logged message saying `<!channel>` shows "@channel" and notifies nobody.
+Timeline texts are stored as people typed them (see `domain.text`); they are
+shown with `show_within`, which keeps what is harmless (user and channel
+mentions, web links) live and everything else literal, so a logged message
+saying `@channel` notifies nobody.
 Limits respected here: 50 blocks and about 12,000 characters a message, 3,000
 a section, 24 a modal title, 75 an option, 5 options an overflow menu.
 """
@@ -17,7 +17,14 @@ from typing import Any
 from incidentbot.config import Config
 from incidentbot.domain.snapshot import IncidentSnapshot
 from incidentbot.domain.stats import Durations, Figures, Stats
-from incidentbot.domain.text import ELLIPSIS, chunk_lines, escape, escaped_within, one_line
+from incidentbot.domain.text import (
+    chunk_lines,
+    escape,
+    escaped_within,
+    one_line,
+    plain_within,
+    show_within,
+)
 from incidentbot.domain.timeline import EntryView, FollowUpView, LoggedMessage, TimelineView
 from incidentbot.durations import format_duration
 from incidentbot.slack import ids
@@ -42,48 +49,19 @@ from incidentbot.slack.blocks import (
     when,
 )
 
-_TOKEN = re.compile(r"<([^<>]*)>")
-_MENTION = re.compile(r"^(@[UW][A-Z0-9]+|#[CG][A-Z0-9]+)(\|[^|]*)?$")
-_LINK = re.compile(r"^(https?://|mailto:)[^\s|]+(\|.*)?$", re.IGNORECASE)
 _URL = re.compile(r"^https?://[^\s<>|]+$", re.IGNORECASE)
 _ENTRY_TEXT = 2000  # of a timeline entry's text in one section (3,000 with the rest)
 
 
-# -- safe text ----------------------------------------------------------------------
-def _unescape(text: str) -> str:
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+def author(author_id: str | None, name: str | None = None) -> str:
+    """Who wrote a logged message: a mention for a person, the name for a bot.
 
-
-def _safe_token(inner: str) -> str:
-    if _MENTION.match(inner) or _LINK.match(inner):
-        return f"<{inner}>"
-    if inner.startswith("!"):  # <!here>, <!subteam^S1|@sre>, <!date^…|fallback>
-        body, _, caption = inner[1:].partition("|")
-        special = body.split("^", 1)[0]
-        if special in ("here", "channel", "everyone"):
-            return f"@{special}"  # plain text: without link_names it notifies nobody
-        return escape(_unescape(caption or special))
-    return escape(_unescape(f"<{inner}>"))
-
-
-def slack_safe(text: str, limit: int = _ENTRY_TEXT) -> str:
-    """Stored text as mrkdwn that shows it literally and never mentions a crowd."""
-    parts, last = [], 0
-    for match in _TOKEN.finditer(text):
-        parts.append(escape(_unescape(text[last : match.start()])))
-        parts.append(_safe_token(match.group(1)))
-        last = match.end()
-    parts.append(escape(_unescape(text[last:])))
-    out = "".join(parts)
-    if len(out) <= limit:
-        return out
-    cut = out[: limit - 1]
-    # Never leave half a mention, link or entity behind.
-    if cut.rfind("<") > cut.rfind(">"):
-        cut = cut[: cut.rfind("<")]
-    if cut.rfind("&") > cut.rfind(";"):
-        cut = cut[: cut.rfind("&")]
-    return cut + ELLIPSIS
+    Slack cannot render `<@B…>` (a bot ID), so a bot message shows the bot's
+    name as sent with the message (`username`) or looked up (`bots.info`).
+    """
+    if author_id and not author_id.startswith("B"):
+        return user(author_id)
+    return f"*{escape(one_line(name))}* (bot)" if name else "_a bot_"
 
 
 # -- the timeline -------------------------------------------------------------------
@@ -92,8 +70,8 @@ def entry_line(entry: EntryView) -> str:
     data = entry.data or {}
     who = user(entry.actor) if entry.actor else "incidentbot"
     if entry.kind == "message" and data.get("author"):
-        who = f"{user(data['author'])} (logged by {who})"
-    text = slack_safe(one_line(entry.text)) or "_(no text)_"
+        who = f"{author(data['author'], data.get('author_name'))} (logged by {who})"
+    text = show_within(one_line(entry.text), _ENTRY_TEXT) or "_(no text)_"
     extras = []
     if _URL.match(str(data.get("permalink") or "")):
         extras.append(f"<{data['permalink']}|original message>")
@@ -119,7 +97,7 @@ def _entry_block(view: TimelineView, entry: EntryView) -> dict[str, Any]:
 
 def follow_up_lines(items: Sequence[FollowUpView]) -> list[str]:
     return [
-        f"• {escaped_within(one_line(f.text), 1500)} · "
+        f"• {show_within(one_line(f.text), 1500)} · "
         f"{'owner ' + user(f.owner) if f.owner else '_no owner_'} · added by {user(f.created_by)}"
         + (" · _done_" if f.done_at else "")
         for f in items
@@ -224,14 +202,14 @@ def pick_incident_modal(
     """Choose the open incident a message from another channel goes to."""
     options = [
         option(
-            escaped_within(f"{s.label} · {s.severity.upper()} · {one_line(s.title)}", 75),
+            plain_within(f"{s.label} · {s.severity.upper()} · {one_line(s.title)}", 75),
             str(s.number),
         )
         for s in incidents[:MAX_OPTIONS]
     ]
-    quoted = slack_safe(one_line(message.text), 500) or "_(no text)_"
+    quoted = show_within(one_line(message.text), 500) or "_(no text)_"
     blocks = [
-        section(f"Message from {user(message.author or None)}:\n>{quoted}"),
+        section(f"Message from {author(message.author, message.author_name)}:\n>{quoted}"),
         input_block(
             ids.PICK_INCIDENT,
             "Incident",
@@ -273,8 +251,9 @@ def stats_message(stats: Stats, config: Config) -> tuple[str, Blocks]:
         section(_figures_line(config, stats.total)),
         section(f"*Open now:* {stats.open_now} (declared at any time)"),
         context(
-            "*MTTA*: time from declared to acknowledged (first page acknowledgement or the "
-            "Incident Commander's first action). *MTTR*: time from declared to resolved. "
+            "*MTTA*: time from declared to acknowledged: the first page acknowledgement; "
+            "for an incident that paged nobody, the Incident Commander's first action. "
+            "*MTTR*: time from declared to resolved. "
             "Each is taken over the incidents that got there; (n) says how many."
         ),
     ]

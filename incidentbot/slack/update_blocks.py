@@ -16,7 +16,14 @@ from typing import Any
 
 from incidentbot.config import Config
 from incidentbot.domain.snapshot import IncidentSnapshot, UpdateSnapshot
-from incidentbot.domain.text import escape, escaped_within, one_line, truncate
+from incidentbot.domain.text import (
+    cut_outside_token,
+    escape,
+    one_line,
+    show,
+    show_within,
+    truncate,
+)
 from incidentbot.durations import format_duration
 from incidentbot.slack import ids
 from incidentbot.slack.blocks import (
@@ -48,10 +55,11 @@ SNOOZE_MINUTES = (15, 30, 60)
 
 # -- splitting long user text -------------------------------------------------------
 def split_escaped(text: str, limit: int = TEXT_CHUNK) -> list[str]:
-    """Escape `text` into pieces of at most `limit` characters each.
+    """`show` `text` in pieces of at most `limit` characters each.
 
-    The cut is made on the original text (never inside an `&amp;` entity),
-    preferring the last line break, then the last space, in the second half.
+    The cut is made on the original text (never inside an `&amp;` entity or a
+    mention), preferring the last line break, then the last space, in the
+    second half. Sizes are counted fully escaped, an upper bound of `show`.
     """
     pieces: list[str] = []
     rest = text.strip()
@@ -65,7 +73,8 @@ def split_escaped(text: str, limit: int = TEXT_CHUNK) -> list[str]:
                 if at > 0:
                     cut = at + 1
                     break
-        pieces.append(escape(rest[:cut].strip()) or " ")
+        cut = cut_outside_token(rest, cut) or cut  # a token longer than a piece is cut
+        pieces.append(show(rest[:cut].strip()) or " ")
         rest = rest[cut:].strip()
     return pieces
 
@@ -105,7 +114,7 @@ def _text_sections(title: str, text: str) -> Blocks:
 def update_messages(s: IncidentSnapshot, config: Config, update: UpdateSnapshot) -> list[Message]:
     """A status update: status, severity, text, impact, what is being done, who, when."""
     what = f"Status update on {s.label}"
-    fallback = f"{what}: {escaped_within(one_line(update.text), 300)}"
+    fallback = f"{what}: {show_within(one_line(update.text), 300)}"
     heading = [
         section(
             f":mega: *{what}* · {severity_badge(config, update.severity)} · "
@@ -121,8 +130,9 @@ def update_messages(s: IncidentSnapshot, config: Config, update: UpdateSnapshot)
     return _paginate(fallback, heading, body, [context(footer)], what)
 
 
-def closing_messages(s: IncidentSnapshot, config: Config) -> list[Message]:
-    """The closing update posted when an incident is resolved: summary and duration."""
+def closing_messages(s: IncidentSnapshot, config: Config, *, by: str = "") -> list[Message]:
+    """The closing update posted when an incident is resolved: who resolved it, after
+    how long, the summary. The incident channel's only resolution message."""
     resolved_at = s.resolved_at or s.declared_at
     duration = format_duration(resolved_at - s.declared_at)
     what = f"{s.label} is resolved"
@@ -133,9 +143,24 @@ def closing_messages(s: IncidentSnapshot, config: Config) -> list[Message]:
     ]
     body = _text_sections("Summary", s.summary)
     footer = f"Declared {when(s.declared_at)} · resolved {when(resolved_at)}"
+    if by:
+        footer += f" by {user(by)}"
     if s.ic:
         footer += f" · Incident Commander {user(s.ic)}"
     return _paginate(f"{what} after {duration}", heading, body, [context(footer)], what)
+
+
+def reopened_message(s: IncidentSnapshot, *, by: str) -> Message:
+    """Told under the stakeholder card: the incident is open again."""
+    text = f":leftwards_arrow_with_hook: {s.label} was reopened by {user(by)}; status *{s.status}*."
+    return f"{s.label} was reopened", [section(text)]
+
+
+def severity_message(s: IncidentSnapshot, config: Config, *, by: str, before: str) -> Message:
+    """Told under the stakeholder card: how bad it is now."""
+    now = severity_badge(config, s.severity)
+    text = f":rotating_light: {s.label} severity changed by {user(by)}: *{escape(before)}* → {now}"
+    return f"{s.label} is now {s.severity.upper()}", [section(text)]
 
 
 def update_modal(

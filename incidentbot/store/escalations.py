@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import Session, col, or_, select
 
 from incidentbot.store.models import Escalation, Incident, Page
@@ -132,3 +132,12 @@ def open_pages(session: Session, *, limit: int) -> Sequence[tuple[Page, Escalati
         .limit(limit)
     )
     return session.exec(stmt).all()
+
+
+def paged(session: Session, *, incident_id: int) -> tuple[bool, bool]:
+    """(anyone was paged for the incident, a page of it was acknowledged)."""
+    stmt = select(
+        func.count(col(Escalation.id)), func.count(col(Escalation.acknowledged_at))
+    ).where(Escalation.incident_id == incident_id)
+    started, acked = session.exec(stmt).one()
+    return bool(started), bool(acked)

@@ -442,3 +442,14 @@ class WebhookDelivery(SQLModel, table=True):
         UniqueConstraint("provider", "delivery_key", name="uq_webhook_delivery"),
         Index("ix_webhook_delivery_pending", "processed_at", "claimed_at"),
     )
+
+
+class PersonName(SQLModel, table=True):
+    """A person's Slack display name, looked up once and kept for documents read outside
+    Slack (the postmortem), so the command line prints the same names as the upload."""
+
+    __tablename__ = "person_name"
+
+    user_id: str = Field(primary_key=True, max_length=32)
+    name: str = Field(max_length=250)
+    looked_up_at: datetime

@@ -16,6 +16,7 @@ from sqlmodel import Session, SQLModel, col, select
 from incidentbot.store.models import (
     FollowUp,
     Incident,
+    PersonName,
     RoleAssignment,
     SlackMessage,
     StatusUpdate,
@@ -319,3 +320,21 @@ def entry_for_update(session: Session, *, entry_id: int) -> TimelineEntry | None
     lock_for_write(session)
     stmt = select(TimelineEntry).where(TimelineEntry.id == entry_id).with_for_update()
     return session.exec(stmt).first()
+
+
+def person_names(session: Session, *, user_ids: Sequence[str]) -> dict[str, PersonName]:
+    """The cached display names of `user_ids` (those never looked up are left out)."""
+    if not user_ids:
+        return {}
+    rows = session.exec(select(PersonName).where(col(PersonName.user_id).in_(user_ids))).all()
+    return {row.user_id: row for row in rows}
+
+
+def save_person_name(session: Session, *, user_id: str, name: str, at: datetime) -> None:
+    """Insert or refresh one cached display name."""
+    row = session.get(PersonName, user_id)
+    if row is None:
+        row = PersonName(user_id=user_id, name=name, looked_up_at=at)
+    else:
+        row.name, row.looked_up_at = name, at
+    session.add(row)

@@ -26,13 +26,32 @@ function toast(text) {
   toast.timer = setTimeout(() => box.classList.remove("show"), 4000);
 }
 
+// Parts are updated in place (a small DOM morph) rather than replaced: a link or button
+// someone is clicking, hovering or focusing stays the same element while things change.
 function swap(element, html) {
-  if (element.dataset.html !== html) {
-    element.dataset.html = html;
-    element.innerHTML = html;
-    return true;
-  }
-  return false;
+  if (element.dataset.html === html) return false;
+  element.dataset.html = html;
+  const fresh = document.createElement("template");
+  fresh.innerHTML = html;
+  patch(element, fresh.content);
+  return true;
+}
+
+function patch(old, fresh) {
+  const before = [...old.childNodes], after = [...fresh.childNodes];
+  after.forEach((node, i) => {
+    const here = before[i];
+    if (!here) old.appendChild(node);
+    else if (here.nodeType !== node.nodeType || here.nodeName !== node.nodeName) old.replaceChild(node, here);
+    else if (here.nodeType !== Node.ELEMENT_NODE) {
+      if (here.nodeValue !== node.nodeValue) here.nodeValue = node.nodeValue;
+    } else {
+      for (const { name } of [...here.attributes]) if (!node.hasAttribute(name)) here.removeAttribute(name);
+      for (const { name, value } of [...node.attributes]) if (here.getAttribute(name) !== value) here.setAttribute(name, value);
+      patch(here, node);
+    }
+  });
+  for (let i = before.length - 1; i >= after.length; i--) old.removeChild(before[i]);
 }
 
 // One refresh at a time; changes arriving meanwhile cause exactly one more.
@@ -204,6 +223,7 @@ document.addEventListener("change", (event) => {
     else refresh();
   } else if (target.matches("select[data-action-id]:not([data-input])") && target.value) {
     act(target, target.value);
+    if (target.matches(".bk-overflow")) target.selectedIndex = 0;  // a menu, not a choice
   }
 });
 

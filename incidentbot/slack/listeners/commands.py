@@ -21,7 +21,6 @@ from slack_sdk import WebClient
 from incidentbot.domain import commands
 from incidentbot.domain.commands import Command, CommandError
 from incidentbot.domain.errors import NotAnIncidentChannel
-from incidentbot.domain.incident import check_open
 from incidentbot.domain.text import escape, truncate
 from incidentbot.slack import alert_blocks, blocks, escalation_blocks, timeline_blocks
 from incidentbot.slack.listeners.context import Services, problems_text
@@ -185,8 +184,26 @@ def severity(services: Services, call: Invocation) -> None:
 
 def assign(services: Services, call: Invocation) -> None:
     role, user = call.command.role or "", call.command.user_id or ""
+    if call.command.user_name:  # a plain @name Slack did not turn into a mention
+        user = _look_up(services, call.command.user_name, call.command.name)
     outcome = services.incidents.assign_role(_n(call), role, user, actor=call.user_id)
     _report(call, outcome.problems)
+
+
+def _look_up(services: Services, name: str, subcommand: str) -> str:
+    found = services.slack.user_id_by_name(name)
+    if isinstance(found, str):
+        return found
+    why = (
+        f"could not be looked up (`{found.error}`)"
+        if found is not None
+        else "is not a name Slack recognised as one person here"
+    )
+    raise CommandError(
+        f"{commands.quote('@' + name)} {why}. Type @ and pick the person from the list, "
+        "so Slack turns it into a mention.",
+        commands.usage(subcommand),
+    )
 
 
 def roles(services: Services, call: Invocation) -> None:
@@ -211,8 +228,8 @@ def update(services: Services, call: Invocation) -> None:
 
 def resolve(services: Services, call: Invocation) -> None:
     if not call.command.text:
-        snapshot = services.incidents.get(_n(call))
-        check_open(snapshot.status, services.config.statuses, "resolve it")
+        # Refused before the form opens, so nobody writes a summary only to lose it.
+        snapshot = services.incidents.check_may("resolve", _n(call), call.user_id)
         call.client.views_open(trigger_id=call.trigger_id, view=blocks.resolve_modal(snapshot))
         return
     outcome = services.incidents.resolve(_n(call), call.command.text, actor=call.user_id)

@@ -6,13 +6,14 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
+from incidentbot.domain.errors import IncidentBotError
 from incidentbot.slack import ids, update_blocks
 from incidentbot.slack.listeners.context import Services, problems_text, tell
 from incidentbot.slack.listeners.errors import acknowledge, guarded, lazy_listener
-from incidentbot.slack.listeners.views import requiring, view_values
+from incidentbot.slack.listeners.views import form_text, requiring, view_values
 
 SNOOZE = re.compile(rf"^{re.escape(ids.SNOOZE_UPDATE)}\d+$")
 
@@ -21,7 +22,11 @@ def register(app: App, services: Services) -> None:
     @app.action(ids.OPEN_UPDATE)
     @guarded(services)
     def open_update(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+        ack: Ack,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        client: WebClient,
+        respond: Respond,  # a refusal goes to the person who pressed it, wherever they are
     ) -> None:
         ack()
         view = services.updates.modal_for(int(action["value"]), actor=body["user"]["id"])
@@ -57,5 +62,18 @@ def register(app: App, services: Services) -> None:
             tell(services, where, problems_text(outcome.problems))
 
     status_given = requiring(ids.UPDATE_STATUS, "Say where things stand.")
+
+    def submit_checked(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """Refusals (resolved meanwhile, no longer allowed) inside the form, keeping the text."""
+        try:
+            services.incidents.check_may(
+                "update", int(view["private_metadata"]), body["user"]["id"]
+            )
+        except IncidentBotError as error:
+            errors = {ids.UPDATE_STATUS: form_text(services, error.message)}
+            ack(response_action="errors", errors=errors)
+            return
+        status_given(ack, view)
+
     app.action(SNOOZE)(lazy_listener(services, ack=acknowledge, lazy=[snooze]))
-    app.view(ids.UPDATE_VIEW)(lazy_listener(services, ack=status_given, lazy=[submit]))
+    app.view(ids.UPDATE_VIEW)(lazy_listener(services, ack=submit_checked, lazy=[submit]))
