@@ -31,7 +31,6 @@ import re
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -333,19 +332,6 @@ def test_incident_messages_and_modals(s: IncidentSnapshot) -> None:
 def test_incident_list(incidents: list[IncidentSnapshot]) -> None:
     incidents = [replace(s, number=n) for n, s in enumerate(incidents, start=1)]
     assert_message_ok(blocks.incident_list(incidents, CONFIG, now=NOW + timedelta(days=40)))
-
-
-@fuzz(60)
-@given(s=snapshots(number=1), texts=many(TEXT, 120), kinds=st.lists(TEXT, max_size=3))
-def test_plain_timeline_messages(s: IncidentSnapshot, texts: list[str], kinds: list[str]) -> None:
-    entries = [
-        SimpleNamespace(
-            at=NOW, kind=kinds[i % len(kinds)] if kinds else "note", actor="U0BOB", text=t
-        )
-        for i, t in enumerate(texts)
-    ]
-    for message in blocks.timeline_messages(s, entries):
-        assert_message_ok(message)
 
 
 @fuzz(40)

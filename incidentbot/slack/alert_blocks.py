@@ -16,7 +16,17 @@ from typing import Any
 from incidentbot.alerts.rules import GroupView
 from incidentbot.domain.text import escaped_within, mrkdwn_literal, one_line
 from incidentbot.slack import ids
-from incidentbot.slack.blocks import Blocks, button, context, mrkdwn, section, when
+from incidentbot.slack.blocks import (
+    Blocks,
+    actions,
+    button,
+    context,
+    fields,
+    option,
+    section,
+    static_select,
+    when,
+)
 
 SILENCE_CHOICES = ("1h", "4h", "24h")
 _SAFE_URL = re.compile(r"https?://[^\s<>|`]{1,1900}")
@@ -62,22 +72,19 @@ def triage_message(g: GroupView, *, now: datetime) -> tuple[str, Blocks]:
     labels = ", ".join(f"{k}={v}" for k, v in g.group_labels.items()) or "—"
     blocks: Blocks = [
         section(f"{state}\n*{title}*"),
-        {
-            "type": "section",
-            "fields": [
-                mrkdwn(f"*Source*\n{literal(g.source, 100)}"),
-                mrkdwn(f"*Route*\n{literal(g.route, 100)}"),
-                mrkdwn(f"*Group*\n{literal(labels, 1500)}"),
-                mrkdwn(f"*Alerts*\n{g.firing} firing · {g.resolved} resolved"),
-                mrkdwn(f"*First seen*\n{when(g.first_seen)}"),
-                mrkdwn(f"*Last seen*\n{when(g.last_seen)}"),
-            ],
-        },
+        fields(
+            f"*Source*\n{literal(g.source, 100)}",
+            f"*Route*\n{literal(g.route, 100)}",
+            f"*Group*\n{literal(labels, 1500)}",
+            f"*Alerts*\n{g.firing} firing · {g.resolved} resolved",
+            f"*First seen*\n{when(g.first_seen)}",
+            f"*Last seen*\n{when(g.last_seen)}",
+        ),
     ]
     links = link_line(g.links)
     if links:
         blocks.append(context(links))
-    blocks.append({"type": "actions", "block_id": f"alerts:{g.id}", "elements": buttons(g)})
+    blocks.append(actions(*buttons(g), block_id=f"alerts:{g.id}"))
     text = f"{_plain_state(g, now)}: {escaped_within(one_line(g.title), 200)}"
     return text, blocks
 
@@ -89,17 +96,8 @@ def buttons(g: GroupView) -> list[dict[str, Any]]:
         out.append(button("Declare incident", ids.ALERT_DECLARE, value, "danger"))
     if g.status == "firing" and not g.acked_by:
         out.append(button("Acknowledge", ids.ALERT_ACK, value, "primary"))
-    out.append(
-        {
-            "type": "static_select",
-            "action_id": ids.ALERT_SILENCE,
-            "placeholder": {"type": "plain_text", "text": "Silence…"},
-            "options": [
-                {"text": {"type": "plain_text", "text": f"Silence {d}"}, "value": f"{g.id}:{d}"}
-                for d in SILENCE_CHOICES
-            ],
-        }
-    )
+    silences = [option(f"Silence {d}", f"{g.id}:{d}") for d in SILENCE_CHOICES]
+    out.append(static_select(silences, action_id=ids.ALERT_SILENCE, placeholder="Silence…"))
     if g.status == "firing":
         out.append(button("Resolve", ids.ALERT_RESOLVE, value))
     return out
@@ -148,10 +146,7 @@ def all_resolved(number: int, groups: int) -> tuple[str, Blocks]:
     )
     return text, [
         section(text),
-        {
-            "type": "actions",
-            "elements": [button("Move to monitoring", ids.ALERT_MONITORING, str(number))],
-        },
+        actions(button("Move to monitoring", ids.ALERT_MONITORING, str(number))),
     ]
 
 
@@ -171,10 +166,7 @@ def page_dm(g: GroupView, *, level: str, route: str) -> tuple[str, Blocks]:
     )
     blocks = [
         section(f"{text}\n{state_line_plain(g)} · triage message in {where}"),
-        {
-            "type": "actions",
-            "elements": [button("Acknowledge", ids.ALERT_ACK, str(g.id), "primary")],
-        },
+        actions(button("Acknowledge", ids.ALERT_ACK, str(g.id), "primary")),
     ]
     return f"You are paged: {escaped_within(one_line(g.title), 200)}", blocks
 

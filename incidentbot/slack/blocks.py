@@ -14,7 +14,7 @@ Slack receives; the other builder modules compose them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -140,10 +140,18 @@ def option(text: str, value: str, description: str = "") -> dict[str, Any]:
 
 
 def static_select(
-    options: Sequence[dict[str, Any]], initial: dict[str, Any] | None = None
+    options: Sequence[dict[str, Any]],
+    initial: dict[str, Any] | None = None,
+    *,
+    action_id: str | None = None,
+    placeholder: str = "",
 ) -> dict[str, Any]:
+    """A drop-down (at most 100 options); `action_id` when it is not in an input block."""
     return StaticSelectElement(
-        options=list(options[:MAX_OPTIONS]), initial_option=initial
+        options=list(options[:MAX_OPTIONS]),
+        initial_option=initial,
+        action_id=action_id,
+        placeholder=_label(placeholder, 150) if placeholder else None,
     ).to_dict()
 
 
@@ -281,13 +289,10 @@ def handover_request(
     return text, [
         section(f":raising_hand: {text}"),
         context(hint),
-        {
-            "type": "actions",
-            "block_id": "handover",
-            "elements": [
-                button(truncate(f"Hand over to @{asker_name}", 75), ids.HAND_OVER, value, "primary")
-            ],
-        },
+        actions(
+            button(f"Hand over to @{asker_name}", ids.HAND_OVER, value, "primary"),
+            block_id="handover",
+        ),
     ]
 
 
@@ -315,32 +320,6 @@ def incident_list(
     if len(chunks) > MAX_BLOCKS - 2:
         blocks.append(context("More incidents are open than fit in one message."))
     return f"{len(incidents)} open incident(s)", blocks
-
-
-def timeline_messages(s: IncidentSnapshot, entries: Iterable[Any]) -> list[tuple[str, Blocks]]:
-    """The timeline, oldest first, split into as many messages as Slack's limits need.
-
-    Each message stays under 50 blocks and about 12,000 characters: Slack
-    accepts more in theory but clips long messages behind "show more".
-    """
-    lines = [
-        f"{when(e.at, '{date_num} {time_secs}')} *{escape(e.kind)}* "
-        f"{user(e.actor) if e.actor else ''} {show_within(e.text, 2000)}"
-        for e in entries
-    ]
-    pages: list[list[str]] = [[]]
-    for chunk in chunk_lines(lines, SECTION_LIMIT) or ["_Nothing recorded yet._"]:
-        page = pages[-1]
-        if page and (
-            len(page) >= MAX_BLOCKS - 5 or sum(map(len, page)) + len(chunk) > MESSAGE_CHARS
-        ):
-            pages.append(page := [])
-        page.append(chunk)
-    out = []
-    for number, page in enumerate(pages, start=1):
-        title = f"Timeline of {s.label}" + (f" ({number}/{len(pages)})" if len(pages) > 1 else "")
-        out.append((title, [section(f"*{title}*"), *(section(c) for c in page)]))
-    return out
 
 
 def notice(text: str) -> tuple[str, Blocks]:
