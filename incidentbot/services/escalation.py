@@ -712,7 +712,8 @@ class EscalationService:
             )
             already, target = list(page.deliveries or []), page.target
         delivery = Delivery()
-        running = self._page(plan, page_id, target, delivery, already=already)
+        with self.slack.single_try():  # checked just above: no SDK back-off after the check
+            running = self._page(plan, page_id, target, delivery, already=already)
         if delivery.waiting:
             return Attempt("retry", ", ".join(e for _t, e in delivery.waiting))
         if running:

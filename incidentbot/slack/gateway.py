@@ -25,7 +25,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -225,6 +226,14 @@ class SlackGateway:
         pacer: Pacer | None = None,
     ) -> None:
         self.client = client
+        # The same client without the SDK's retry handlers, for `single_try()`.
+        self._once = WebClient(
+            token=client.token,
+            base_url=client.base_url,
+            timeout=client.timeout,
+            retry_handlers=[],
+        )
+        self._mode = threading.local()
         self.on_failure = on_failure  # (method, error code) → metrics
         self.pacer = pacer or Pacer()
         self._lock = threading.Lock()
@@ -243,7 +252,23 @@ class SlackGateway:
         """
         channel = kwargs.get("channel")
         self.pacer.wait(method, channel if isinstance(channel, str) else None)
-        return getattr(self.client, method.replace(".", "_"))(**_drop_none(kwargs))
+        client = self._once if getattr(self._mode, "single", False) else self.client
+        return getattr(client, method.replace(".", "_"))(**_drop_none(kwargs))
+
+    @contextmanager
+    def single_try(self) -> Iterator[None]:
+        """Calls made by this thread inside the block get one HTTP try, no SDK retries.
+
+        For the outbox, which is itself the retry: it checks that a step still means
+        something (a page not acknowledged meanwhile) right before each try, so a
+        try must not linger in the SDK's back-off while the situation changes.
+        """
+        before = getattr(self._mode, "single", False)
+        self._mode.single = True
+        try:
+            yield
+        finally:
+            self._mode.single = before
 
     def try_call(self, method: str, **kwargs: Any) -> SlackResponse | Failure:
         """Like `call`, but a failure comes back as a `Failure` value."""
