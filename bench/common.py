@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, make_url, text
 
 from incidentbot.config import Settings, parse_config
 from incidentbot.runtime import Runtime, build
+from incidentbot.slack.gateway import Pacer
 from incidentbot.web import run_until_closed
 
 
@@ -66,7 +67,12 @@ class RunningBot:
 
 
 def start_bot(
-    api_url: str, db_url: str, config: dict[str, Any] | None = None, *, background: bool = True
+    api_url: str,
+    db_url: str,
+    config: dict[str, Any] | None = None,
+    *,
+    background: bool = True,
+    pacer: Pacer | None = None,
 ) -> RunningBot:
     """Build and serve the bot against the Slack stand-in at `api_url`."""
     settings = Settings(
@@ -78,7 +84,7 @@ def start_bot(
         database_url=db_url,
         config_path=None,
     )
-    runtime = build(settings, parse_config(config or BENCH_CONFIG, "bench"))
+    runtime = build(settings, parse_config(config or BENCH_CONFIG, "bench"), pacer=pacer)
     if background:
         runtime.start_background()
     server = runtime.serve(host="127.0.0.1", port=0)
